@@ -23,7 +23,7 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@$(BUILD)/platforms/smmu-demo
+	@$(BUILD)/bin/smmu-demo
 
 test: build
 	@ctest --preset $(PRESET) -j $(JOBS)

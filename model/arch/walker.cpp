@@ -427,4 +427,23 @@ std::optional<stage> denying_stage(const walk_result& result, const access_kind&
     return std::nullopt;
 }
 
+event_record fault_record(const walk_fault& f, stream_ref s, stall_state stall) {
+    const fault_stage where{f.st == stage::two, f.cls, f.ipa, false};
+    switch (f.kind) {
+    case fault_kind::translation:
+        return make_translation_fault(s, f.input_address, f.access, where, stall);
+    case fault_kind::address_size:
+        return make_addr_size_fault(s, f.input_address, f.access, where, stall);
+    case fault_kind::access_flag:
+        return make_access_fault(s, f.input_address, f.access, where, stall);
+    case fault_kind::permission:
+        // TTRnW: a fault on a table access is always on a read (tables are never written).
+        return make_permission_fault(s, f.input_address, f.access, where, stall,
+                                     f.cls == fault_class::tt);
+    case fault_kind::external_abort:
+        break;
+    }
+    return make_walk_eabt(s, f.input_address, f.access, f.st == stage::two, f.cls, f.fetch_address);
+}
+
 } // namespace smmu::arch

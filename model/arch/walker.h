@@ -288,6 +288,9 @@ struct walk_outcome {
 /// Translates request.input_address through the enabled stages.
 walk_outcome walk(const walk_request& request, walk_memory& memory);
 
+/// The event record of a walk fault for the transaction of `s`.
+event_record fault_record(const walk_fault& f, stream_ref s, stall_state stall = {});
+
 /// For a cached translation: which stage denies `access` (stage 1 is checked
 /// first), or std::nullopt when it is allowed.
 std::optional<stage> denying_stage(const walk_result& result, const access_kind& access);

@@ -1666,3 +1666,55 @@ TEST(walker_fault_event, each_fault_kind_has_its_event_number) {
 
 } // namespace
 } // namespace smmu::arch
+
+namespace smmu::arch {
+namespace {
+
+TEST(walker_fault_record, stage2_fault_on_a_table_walk_becomes_its_event) {
+    walk_fault f;
+    f.kind = fault_kind::permission;
+    f.st = stage::two;
+    f.level = 2;
+    f.cls = fault_class::tt;
+    f.input_address = 0x12345678;
+    f.ipa = 0x80042000;
+    f.access.write = true;
+    const event_record e = fault_record(f, stream_ref{5, 3});
+    EXPECT_EQ(e.id, event_id::f_permission);
+    EXPECT_EQ(e.sid, 5u);
+    EXPECT_TRUE(e.ssv);
+    EXPECT_EQ(e.ssid, 3u);
+    EXPECT_TRUE(e.s2);
+    EXPECT_EQ(e.cls, fault_class::tt);
+    EXPECT_EQ(e.input_addr, 0x12345678u);
+    EXPECT_EQ(e.ipa, 0x80042000u);
+    EXPECT_FALSE(e.rnw);
+    EXPECT_TRUE(e.ttrnw) << "the table access that faulted was a read";
+}
+
+TEST(walker_fault_record, every_kind_maps_to_its_builder) {
+    walk_fault f;
+    f.input_address = 0x1000;
+    f.access.privileged = true;
+    for (auto k : {fault_kind::translation, fault_kind::address_size, fault_kind::access_flag,
+                   fault_kind::permission}) {
+        f.kind = k;
+        const event_record e = fault_record(f, stream_ref{1}, stall_state{true, 0x42});
+        EXPECT_EQ(e.id, fault_event(k));
+        EXPECT_TRUE(e.pnu);
+        EXPECT_TRUE(e.stall);
+        EXPECT_EQ(e.stag, 0x42u);
+        EXPECT_FALSE(e.s2);
+        EXPECT_FALSE(e.ttrnw) << "TTRnW only for CLASS == TT";
+    }
+    f.kind = fault_kind::external_abort;
+    f.cls = fault_class::tt;
+    f.fetch_address = 0x200008;
+    const event_record eabt = fault_record(f, stream_ref{1});
+    EXPECT_EQ(eabt.id, event_id::f_walk_eabt);
+    EXPECT_EQ(eabt.fetch_addr, 0x200008u);
+    EXPECT_EQ(eabt.cls, fault_class::tt);
+}
+
+} // namespace
+} // namespace smmu::arch
