@@ -25,7 +25,9 @@ struct field {
 };
 
 /// A single bit.
-constexpr field bit(unsigned pos) { return field{pos, pos}; }
+constexpr field bit(unsigned pos) {
+    return field{pos, pos};
+}
 
 constexpr std::uint64_t extract(std::uint64_t word, unsigned hi, unsigned lo) {
     return field{hi, lo}.get(word);

@@ -7,7 +7,11 @@
 
 namespace smmu::arch {
 
-enum class stall_model : std::uint8_t { stall_and_terminate = 0, terminate_only = 1, stall_forced = 2 };
+enum class stall_model : std::uint8_t {
+    stall_and_terminate = 0,
+    terminate_only = 1,
+    stall_forced = 2
+};
 enum class tt_endian : std::uint8_t { mixed = 0, little = 2, big = 3 };
 enum class httu_level : std::uint8_t { none = 0, access_flag = 1, access_and_dirty = 2, haft = 3 };
 
@@ -37,11 +41,11 @@ struct feature_set {
     bool term_model = false;
     bool st_level_2 = true; ///< 2-level stream tables supported
     // IDR1
-    unsigned sid_bits = 16;   ///< SIDSIZE, 0..32
-    unsigned ssid_bits = 20;  ///< SSIDSIZE, 0..20
-    unsigned cmdq_log2 = 19;  ///< CMDQS
-    unsigned eventq_log2 = 19;///< EVENTQS
-    unsigned priq_log2 = 0;   ///< PRIQS
+    unsigned sid_bits = 16;    ///< SIDSIZE, 0..32
+    unsigned ssid_bits = 20;   ///< SSIDSIZE, 0..20
+    unsigned cmdq_log2 = 19;   ///< CMDQS
+    unsigned eventq_log2 = 19; ///< EVENTQS
+    unsigned priq_log2 = 0;    ///< PRIQS
     bool attr_types_ovr = true;
     bool attr_perms_ovr = true;
     // IDR3
@@ -56,7 +60,7 @@ struct feature_set {
     bool gran16k = true;
     bool gran64k = true;
     bool ds = false;
-    bool vax52 = false; ///< VAX = 01: 52-bit VA
+    bool vax52 = false;     ///< VAX = 01: 52-bit VA
     unsigned oas_bits = 48; ///< output address size in bits (32,36,40,42,44,48,52)
     std::uint32_t stall_max = 0;
 

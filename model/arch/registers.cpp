@@ -35,7 +35,8 @@ strtab_config decode_strtab(std::uint64_t base_reg, std::uint32_t cfg_reg) {
     return c;
 }
 
-queue_config decode_queue_base(std::uint64_t base_reg, unsigned max_log2size, unsigned entry_bytes) {
+queue_config decode_queue_base(std::uint64_t base_reg, unsigned max_log2size,
+                               unsigned entry_bytes) {
     queue_config q;
     q.entry_bytes = entry_bytes;
     q.log2size = std::min(static_cast<unsigned>(queue_base::log2size.get(base_reg)), max_log2size);
@@ -56,7 +57,9 @@ std::optional<unsigned> encode_oas(unsigned bits) {
     return std::nullopt;
 }
 
-unsigned decode_oas(unsigned field_value) { return oas_bits_table[field_value & 7]; }
+unsigned decode_oas(unsigned field_value) {
+    return oas_bits_table[field_value & 7];
+}
 
 id_registers encode_id_registers(const feature_set& f) {
     id_registers r;

@@ -2,11 +2,11 @@
 // encoding and queue pointer arithmetic (IHI0070 §6.3; reference §1).
 #pragma once
 
-#include "model/arch/bits.h"
-#include "model/arch/features.h"
-
 #include <cstdint>
 #include <optional>
+
+#include "model/arch/bits.h"
+#include "model/arch/features.h"
 
 namespace smmu::arch {
 
@@ -42,7 +42,7 @@ inline constexpr std::uint64_t strtab_base_cfg = 0x0088;
 inline constexpr std::uint64_t cmdq_base = 0x0090; ///< 64-bit
 inline constexpr std::uint64_t cmdq_prod = 0x0098;
 inline constexpr std::uint64_t cmdq_cons = 0x009c;
-inline constexpr std::uint64_t eventq_base = 0x00a0; ///< 64-bit
+inline constexpr std::uint64_t eventq_base = 0x00a0;       ///< 64-bit
 inline constexpr std::uint64_t eventq_prod_alias = 0x00a8; ///< Page 0 alias of Page 1 EVENTQ_PROD
 inline constexpr std::uint64_t eventq_cons_alias = 0x00ac;
 inline constexpr std::uint64_t eventq_irq_cfg0 = 0x00b0; ///< 64-bit
@@ -66,14 +66,16 @@ bool is_64bit_register(std::uint64_t offset);
 namespace idr0 {
 inline constexpr field s2p = bit(0), s1p = bit(1), ttf{3, 2}, cohacc = bit(4), btm = bit(5);
 inline constexpr field httu{7, 6}, dormhint = bit(8), hyp = bit(9), ats = bit(10), ns1ats = bit(11);
-inline constexpr field asid16 = bit(12), msi = bit(13), sev = bit(14), atos = bit(15), pri = bit(16);
+inline constexpr field asid16 = bit(12), msi = bit(13), sev = bit(14), atos = bit(15),
+                       pri = bit(16);
 inline constexpr field vmw = bit(17), vmid16 = bit(18), cd2l = bit(19), vatos = bit(20);
 inline constexpr field ttendian{22, 21}, atsrecerr = bit(23), stall_model{25, 24};
 inline constexpr field term_model = bit(26), st_level{28, 27}, rme_impl = bit(30);
 } // namespace idr0
 
 namespace idr1 {
-inline constexpr field sidsize{5, 0}, ssidsize{10, 6}, priqs{15, 11}, eventqs{20, 16}, cmdqs{25, 21};
+inline constexpr field sidsize{5, 0}, ssidsize{10, 6}, priqs{15, 11}, eventqs{20, 16},
+    cmdqs{25, 21};
 inline constexpr field attr_perms_ovr = bit(26), attr_types_ovr = bit(27), rel = bit(28);
 inline constexpr field queues_preset = bit(29), tables_preset = bit(30), ecmdq = bit(31);
 } // namespace idr1
@@ -134,7 +136,7 @@ inline constexpr std::uint32_t implemented_mask = 0x1fd; ///< bits 0 and 2..8 (v
 
 /// *_IRQ_CFG0/1/2: MSI address, data, attributes.
 namespace irq_cfg {
-inline constexpr field addr{51, 2};  ///< in CFG0 (bits 55:52 RES0 for a 52-bit PA model)
+inline constexpr field addr{51, 2};   ///< in CFG0 (bits 55:52 RES0 for a 52-bit PA model)
 inline constexpr field memattr{3, 0}; ///< in CFG2
 inline constexpr field sh{5, 4};      ///< in CFG2
 inline constexpr field lo = bit(31);  ///< PRIQ_IRQ_CFG2 only
@@ -155,7 +157,7 @@ inline constexpr field log2size{4, 0}, addr{51, 5}, ra_wa = bit(62);
 
 /// PROD/CONS pointer register fields other than the wrap:index pair.
 namespace queue_ptr {
-inline constexpr field cmdq_err{30, 24};  ///< CMDQ_CONS.ERR
+inline constexpr field cmdq_err{30, 24};   ///< CMDQ_CONS.ERR
 inline constexpr field overflow = bit(31); ///< EVENTQ/PRIQ PROD.OVFLG and CONS.OVACKFLG
 inline constexpr std::uint32_t wrap_index_mask = 0xfffff; ///< [19:0]
 } // namespace queue_ptr
@@ -181,7 +183,9 @@ struct queue_config {
     unsigned entry_bytes = 0;
 
     std::uint32_t entries() const { return std::uint32_t{1} << log2size; }
-    std::uint64_t entry_address(std::uint32_t index) const { return base + std::uint64_t{index} * entry_bytes; }
+    std::uint64_t entry_address(std::uint32_t index) const {
+        return base + std::uint64_t{index} * entry_bytes;
+    }
 };
 queue_config decode_queue_base(std::uint64_t base_reg, unsigned max_log2size, unsigned entry_bytes);
 

@@ -15,8 +15,12 @@ using vmid_t = std::uint16_t;
 /// field encoding (CD.TG0/TG1, STE.S2TG, TLBI TG); they all convert to this.
 enum class granule : std::uint8_t { size_4k = 12, size_16k = 14, size_64k = 16 };
 
-constexpr unsigned granule_shift(granule g) { return static_cast<unsigned>(g); }
-constexpr std::uint64_t granule_bytes(granule g) { return std::uint64_t{1} << granule_shift(g); }
+constexpr unsigned granule_shift(granule g) {
+    return static_cast<unsigned>(g);
+}
+constexpr std::uint64_t granule_bytes(granule g) {
+    return std::uint64_t{1} << granule_shift(g);
+}
 
 enum class stage : std::uint8_t { one = 1, two = 2 };
 

@@ -299,10 +299,10 @@ int main() {
                                  tlbi_range{tlbi_granule::size_4k, tlbi_ttl::any, 0, 10})),
           encode(make_cfgi_ste(sid_s1, true)), encode(make_sync(sync_cs::sev)), illegal}) {
         const command_decode_result r = decode_command(w, ctx);
-        fmt::print("  {} -> {}\n", hex_words(w.data(), 2),
-                   r.ok() ? opcode_name(r.cmd.op)
-                          : fmt::format("{} ({})", cmdq_error_name(r.error),
-                                        ill_reason_name(r.reason)));
+        fmt::print(
+            "  {} -> {}\n", hex_words(w.data(), 2),
+            r.ok() ? opcode_name(r.cmd.op)
+                   : fmt::format("{} ({})", cmdq_error_name(r.error), ill_reason_name(r.reason)));
     }
 
     section("IOTLB and invalidation");

@@ -12,8 +12,9 @@ void report_as_test_failure(const sc_core::sc_report& report, const sc_core::sc_
         sc_core::sc_report_handler::default_handler(report, actions);
         return;
     }
-    ADD_FAILURE() << "SystemC " << (report.get_severity() == sc_core::SC_WARNING ? "warning" : "error")
-                  << " [" << report.get_msg_type() << "] " << report.get_msg();
+    ADD_FAILURE() << "SystemC "
+                  << (report.get_severity() == sc_core::SC_WARNING ? "warning" : "error") << " ["
+                  << report.get_msg_type() << "] " << report.get_msg();
     // The failure above already shows the message; keep only the other actions (throw, stop).
     const auto quiet = static_cast<sc_core::sc_actions>(sc_core::SC_DISPLAY | sc_core::SC_LOG);
     sc_core::sc_report_handler::default_handler(report, actions & ~quiet);

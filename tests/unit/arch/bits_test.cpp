@@ -1,6 +1,6 @@
-#include "model/arch/bits.h"
-
 #include <gtest/gtest.h>
+
+#include "model/arch/bits.h"
 
 namespace smmu::arch {
 namespace {

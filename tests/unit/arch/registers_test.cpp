@@ -1,6 +1,6 @@
-#include "model/arch/registers.h"
-
 #include <gtest/gtest.h>
+
+#include "model/arch/registers.h"
 
 namespace smmu::arch {
 namespace {
@@ -39,8 +39,8 @@ TEST(registers, register_widths) {
     for (auto off : {reg::gerror_irq_cfg0, reg::strtab_base, reg::cmdq_base, reg::eventq_base,
                      reg::eventq_irq_cfg0, reg::priq_base, reg::priq_irq_cfg0})
         EXPECT_TRUE(is_64bit_register(off)) << std::hex << off;
-    for (auto off : {reg::idr0, reg::cr0, reg::gerror_irq_cfg1, reg::strtab_base_cfg, reg::cmdq_prod,
-                     reg::eventq_prod})
+    for (auto off : {reg::idr0, reg::cr0, reg::gerror_irq_cfg1, reg::strtab_base_cfg,
+                     reg::cmdq_prod, reg::eventq_prod})
         EXPECT_FALSE(is_64bit_register(off)) << std::hex << off;
 }
 
