@@ -162,6 +162,22 @@ TEST_F(invalidation_test, el2_va_matches_asid_only_with_e2h) {
     EXPECT_TRUE(cached(s1(1, 5), 0x1000));
 }
 
+TEST_F(invalidation_test, el2_asid_and_vaa) {
+    tlb_context a = s1(0, 5), b = s1(0, 6);
+    a.regime = b.regime = tlb_regime::el2_e2h;
+    a.vmid.reset();
+    b.vmid.reset();
+    page(a, 0x1000);
+    page(b, 0x2000);
+    page(b, 0x3000);
+    run(make_tlbi_el2_asid(5));
+    EXPECT_FALSE(cached(a, 0x1000));
+    EXPECT_TRUE(cached(b, 0x2000));
+    run(make_tlbi_el2_vaa(0x2000, true));
+    EXPECT_FALSE(cached(b, 0x2000));
+    EXPECT_TRUE(cached(b, 0x3000));
+}
+
 TEST_F(invalidation_test, walk_cache_follows_leaf_flag) {
     walk_entry w;
     w.ctx.vmid = 1;
@@ -215,6 +231,9 @@ TEST(invalidation_cfgi, each_cfgi_command_reaches_the_config_cache) {
     cfg.insert_cd(9, 3, 93);
 
     EXPECT_TRUE(is_cfgi(opcode::cfgi_cd));
+    EXPECT_TRUE(is_cfgi(opcode::cfgi_ste_range));
+    EXPECT_TRUE(is_tlbi(opcode::tlbi_s2_ipa));
+    EXPECT_FALSE(is_tlbi(opcode::tlbi_el3_all)) << "Secure-only: never on a Non-secure queue";
     EXPECT_FALSE(is_cfgi(opcode::tlbi_nh_all));
     EXPECT_EQ(apply_cfgi(decoded(make_cfgi_cd(4, 1, true)), cfg), 1u);
     EXPECT_EQ(cfg.peek_cd(4, 1), nullptr);
