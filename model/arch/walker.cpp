@@ -141,6 +141,8 @@ private:
     const walk_request& m_req;
     walk_memory& m_mem;
     walk_outcome m_out;
+    /// Level of a stage-1 permission fault deferred by check_permissions == false.
+    std::optional<int> m_s1_denied;
 };
 
 void walk_engine::fail(fault_kind kind, stage st, int level, const fault_ctx& ctx,
@@ -184,7 +186,17 @@ std::optional<leaf> walk_engine::walk_tables(const stage_walk& p, std::uint64_t 
     const unsigned s = bits_per_level(p.g);
     phys_addr table = p.table_base;
     std::uint64_t table_attrs = 0;
-    for (int level = p.start_level; level <= max_level; ++level) {
+    int first_level = p.start_level;
+    if (m_req.resume != nullptr) {
+        const auto hit = m_req.resume->find(p.st, ia, p.g);
+        if (hit && hit->level >= p.start_level && hit->level < max_level) {
+            first_level = hit->level + 1;
+            table = hit->next_table;
+            if (p.st == stage::one)
+                table_attrs = hit->table_attrs & tt_desc::table_attr_mask;
+        }
+    }
+    for (int level = first_level; level <= max_level; ++level) {
         const unsigned shift = level_shift(p.g, level);
         // The initial lookup may resolve fewer bits, or more (concatenation).
         const unsigned top = level == p.start_level ? p.ia_bits : shift + s;
@@ -203,10 +215,11 @@ std::optional<leaf> walk_engine::walk_tables(const stage_walk& p, std::uint64_t 
                 fail(fault_kind::address_size, p.st, level, ctx);
                 return std::nullopt;
             }
-            table_attrs |= d->value & tt_desc::table_attr_mask;
+            if (p.st == stage::one)
+                table_attrs |= d->value & tt_desc::table_attr_mask;
             if (m_req.observer != nullptr)
-                m_req.observer->on_table(
-                    table_visit{p.st, level, align_down(ia, shift), shift, d->pa, next, d->value});
+                m_req.observer->on_table(table_visit{p.st, p.g, level, align_down(ia, shift), shift,
+                                                     d->pa, next, d->value, table_attrs});
             table = next;
             continue;
         }
@@ -281,8 +294,11 @@ std::optional<translation> walk_engine::stage1(std::uint64_t& canonical) {
     }
     const permission_set perms = s1_permissions(c, *lf, hierarchical);
     if (!perms.allows(m_req.access)) {
-        fail(fault_kind::permission, stage::one, lf->level, ctx);
-        return std::nullopt;
+        if (m_req.check_permissions) {
+            fail(fault_kind::permission, stage::one, lf->level, ctx);
+            return std::nullopt;
+        }
+        m_s1_denied = lf->level;
     }
     return translation{*lf, perms};
 }
@@ -325,7 +341,7 @@ std::optional<translation> walk_engine::stage2(std::uint64_t ipa, fault_class cl
     // Table walks and CD fetches are privileged data reads; with S2PTW they
     // must not target Device memory (reference §3.2).
     const bool allowed = structure_read ? perms.priv_read && !(c.ptw && is_device(lf->desc))
-                                        : perms.allows(m_req.access);
+                                        : !m_req.check_permissions || perms.allows(m_req.access);
     if (!allowed) {
         fail(fault_kind::permission, stage::two, lf->level, ctx);
         return std::nullopt;
@@ -379,6 +395,8 @@ void walk_engine::finish(std::uint64_t canonical, std::uint64_t ipa, const trans
         r.s2_attrs = a;
         r.tag.vmid = c.vmid;
         size_log2 = std::min(size_log2, t2->lf.size_log2);
+    } else if (m_req.s2 != nullptr) {
+        r.tag.vmid = m_req.s2->vmid; // stage1_ipa: the stage-1 tables belong to this VMID
     }
     if (size_log2 == 64)
         size_log2 = granule_shift(granule::size_4k);
@@ -404,10 +422,15 @@ walk_outcome walk_engine::run() {
         fail(fault_kind::address_size, stage::one, 0, fault_ctx{});
         return m_out;
     }
-    if (m_req.s2 != nullptr) {
+    if (m_req.s2 != nullptr && m_req.purpose != walk_purpose::stage1_ipa) {
         t2 = stage2(ipa, cd_fetch ? fault_class::cd : fault_class::in, cd_fetch);
-        if (!t2)
+        if (!t2) {
+            // The deferred stage-1 permission fault comes before anything stage 2
+            // finds translating the output address (DDI0487 D8.15.4).
+            if (m_s1_denied)
+                fail(fault_kind::permission, stage::one, *m_s1_denied, fault_ctx{});
             return m_out;
+        }
     }
     finish(canonical, ipa, t1 ? &*t1 : nullptr, t2 ? &*t2 : nullptr);
     return m_out;

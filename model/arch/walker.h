@@ -8,8 +8,10 @@
 // Not modelled: hardware Access-flag/dirty updates (HA/HD/HAFT, DBM is only
 // reported), big-endian tables, VMSAv8-32 and VMSAv9-128 formats, indirect and
 // overlay permissions (S1PIE/S2PIE/POE), E0PD, FWB, Secure/Realm state (NS,
-// NSTable), MPAM, and the walk cache (the walker reports the table
-// descriptors it visits so a caller can fill one).
+// NSTable) and MPAM. The walk cache itself lives with the caller: the walker
+// reports the table descriptors it visits (walk_observer) so the caller can
+// fill one, and asks a walk_resume_source for a cached table descriptor to
+// start each stage's walk below its root.
 #pragma once
 
 #include <array>
@@ -43,18 +45,43 @@ public:
 /// One table descriptor followed during a walk (for a walk cache).
 struct table_visit {
     stage st = stage::one;
+    granule gran = granule::size_4k; ///< granule of the tables walked
     int level = 0;
     std::uint64_t input_base = 0;     ///< input address aligned down to span_log2
     unsigned span_log2 = 0;           ///< input span the descriptor covers (level_shift)
     phys_addr descriptor_address = 0; ///< PA the descriptor was read from
     phys_addr next_table = 0;         ///< next-level table (an IPA for stage 1 when nested)
     std::uint64_t descriptor = 0;     ///< raw word (APTable/XNTable/PXNTable etc.)
+    /// Stage 1: the hierarchical attribute bits [63:59] (tt_desc::table_attr_mask) ORed over
+    /// this descriptor and every table descriptor above it; what a walk resumed from here
+    /// needs. 0 at stage 2.
+    std::uint64_t table_attrs = 0;
 };
 
 class walk_observer {
 public:
     virtual ~walk_observer() = default;
     virtual void on_table(const table_visit& visit) = 0;
+};
+
+/// A cached table descriptor from which one stage's walk can continue below its root.
+struct walk_resume {
+    int level = 0;                 ///< level of the cached table descriptor (-1..2)
+    phys_addr next_table = 0;      ///< the table it points to (an IPA for stage 1 when nested)
+    std::uint64_t table_attrs = 0; ///< as table_visit::table_attrs (stage 1)
+};
+
+/// Where the walker looks for a walk-cache hit (IHI0070 §3.13: a walk cache
+/// holds table descriptors of either stage).
+class walk_resume_source {
+public:
+    virtual ~walk_resume_source() = default;
+    /// Asked once per table walk of stage `st` (in a nested walk, also once per stage-2
+    /// translation of a stage-1 table address), after the checks that read no memory
+    /// (input range, EPDx, TTB address size). `input` is the address the walk resolves:
+    /// the VA with the top byte made canonical under TBI for stage 1, an IPA for stage 2.
+    /// An answer at a level that is not in [start level, 2] is ignored.
+    virtual std::optional<walk_resume> find(stage st, std::uint64_t input, granule g) = 0;
 };
 
 // ---------------------------------------------------------------- configuration
@@ -113,9 +140,12 @@ struct stage2_config {
     vmid_t vmid = 0;
 };
 
-/// Why the translation is done: a client transaction, or the fetch of a CD
-/// whose address (S1ContextPtr / L1CD.L2Ptr) is an IPA (stage 2 only).
-enum class walk_purpose : std::uint8_t { transaction, cd_fetch };
+/// Why the translation is done: a client transaction; the fetch of a CD
+/// whose address (S1ContextPtr / L1CD.L2Ptr) is an IPA (stage 2 only); or a
+/// split-stage ATS Translation Request (STE.EATS == 0b10), which stops after
+/// stage 1 and returns the IPA (stage-1 table addresses still go through
+/// stage 2 when `s2` is set).
+enum class walk_purpose : std::uint8_t { transaction, cd_fetch, stage1_ipa };
 
 struct walk_request {
     std::uint64_t input_address = 0; ///< VA (or IPA when stage 1 is absent), as presented
@@ -130,6 +160,15 @@ struct walk_request {
     /// Implemented PA size (IDR5.OAS in bits): 64K level-1 blocks need 52.
     unsigned oas_bits = 48;
     walk_observer* observer = nullptr;
+    /// Optional walk cache to start each stage's walk from (null: always from the root).
+    walk_resume_source* resume = nullptr;
+    /// false: the leaf permissions of either stage are not checked against `access`; the
+    /// walk succeeds with its permission sets (check them with denying_stage), so that a
+    /// caller can cache a translation that denies this access or report the permissions it
+    /// grants (ATS). Stage-2 permission checks on stage-1 table and CD fetches still apply,
+    /// and a stage-1 permission fault keeps its priority over any fault stage 2 then takes
+    /// translating the output address.
+    bool check_permissions = true;
 };
 
 // ---------------------------------------------------------------- results

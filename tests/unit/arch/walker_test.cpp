@@ -1716,5 +1716,260 @@ TEST(walker_fault_record, every_kind_maps_to_its_builder) {
     EXPECT_EQ(eabt.cls, fault_class::tt);
 }
 
+// ------------------------------------------------------------------ walk-cache resume
+
+/// Answers find() with a fixed entry for one stage and logs every question.
+class scripted_resume : public walk_resume_source {
+public:
+    struct question {
+        stage st;
+        std::uint64_t input;
+        granule g;
+    };
+    std::optional<walk_resume> find(stage st, std::uint64_t input, granule g) override {
+        questions.push_back({st, input, g});
+        return st == for_stage ? answer : std::nullopt;
+    }
+    stage for_stage = stage::one;
+    std::optional<walk_resume> answer;
+    std::vector<question> questions;
+};
+
+/// A minimal walk cache: remembers every visit and answers with the deepest
+/// one of the stage covering the input.
+class recording_cache : public walk_observer, public walk_resume_source {
+public:
+    void on_table(const table_visit& v) override { visits.push_back(v); }
+    std::optional<walk_resume> find(stage st, std::uint64_t input, granule g) override {
+        std::optional<walk_resume> best;
+        for (const auto& v : visits) {
+            if (v.st != st || v.gran != g ||
+                (input >> v.span_log2) != (v.input_base >> v.span_log2))
+                continue;
+            if (!best || v.level > best->level)
+                best = walk_resume{v.level, v.next_table, v.table_attrs};
+        }
+        return best;
+    }
+    std::vector<table_visit> visits;
+};
+
+TEST(walker_resume, stage1_continues_below_the_cached_table_descriptor) {
+    fake_memory mem;
+    auto b = s1_tables(mem, granule::size_4k, 0, 48);
+    const std::uint64_t va = 0x0000123456789abcull;
+    b.map(va, 3, page_desc(0x0000000876543000ull, k_s1_rw_all));
+    const auto cfg = s1_config(granule::size_4k, 16);
+    scripted_resume cache;
+    cache.answer = walk_resume{2, 0x202000, 0}; // the level-2 descriptor's table
+    auto r = request(va, data_read(), &cfg);
+    r.resume = &cache;
+
+    const auto o = walk(r, mem);
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o.result.output_address, 0x0000000876543abcull);
+    ASSERT_EQ(mem.log().size(), 1u);
+    EXPECT_EQ(mem.log()[0].pa, 0x202c48ull);
+    EXPECT_EQ(mem.log()[0].level, 3);
+    EXPECT_EQ(o.reads.total(), 1u);
+    ASSERT_EQ(cache.questions.size(), 1u);
+    EXPECT_EQ(cache.questions[0].st, stage::one);
+    EXPECT_EQ(cache.questions[0].input, va);
+    EXPECT_EQ(cache.questions[0].g, granule::size_4k);
+}
+
+TEST(walker_resume, level_0_entry_skips_one_read) {
+    fake_memory mem;
+    auto b = s1_tables(mem, granule::size_4k, 0, 48);
+    const std::uint64_t va = 0x0000123456789abcull;
+    b.map(va, 3, page_desc(0x5000, k_s1_rw_all));
+    const auto cfg = s1_config(granule::size_4k, 16);
+    scripted_resume cache;
+    cache.answer = walk_resume{0, 0x200000, 0};
+    auto r = request(va, data_read(), &cfg);
+    r.resume = &cache;
+    const auto o = walk(r, mem);
+    ASSERT_TRUE(o.ok());
+    ASSERT_EQ(mem.log().size(), 3u);
+    EXPECT_EQ(mem.log()[0].pa, 0x200688ull);
+    EXPECT_EQ(o.reads.at(stage::one, 0), 0u);
+    EXPECT_EQ(o.reads.at(stage::one, 1), 1u);
+}
+
+TEST(walker_resume, answers_outside_start_level_to_2_are_ignored) {
+    fake_memory mem;
+    auto b = s1_tables(mem, granule::size_4k, 1, 39);
+    b.map(0x1000, 3, page_desc(0x5000, k_s1_rw_all));
+    const auto cfg = s1_config(granule::size_4k, 25); // starts at level 1
+    for (int level : {0, 3, -1}) {
+        scripted_resume cache;
+        cache.answer = walk_resume{level, 0xdead000, 0};
+        auto r = request(0x1000, data_read(), &cfg);
+        r.resume = &cache;
+        const auto o = walk(r, mem);
+        ASSERT_TRUE(o.ok()) << level;
+        EXPECT_EQ(o.reads.total(), 3u) << level;
+        EXPECT_EQ(o.result.output_address, 0x5000ull);
+    }
+}
+
+TEST(walker_resume, resumed_walk_keeps_the_cached_hierarchical_attributes) {
+    fake_memory mem;
+    auto b = s1_tables(mem, granule::size_4k, 0, 48);
+    const std::uint64_t va = 0x0000123456789abcull;
+    b.map(va, 3, page_desc(0x5000, k_af)); // privileged RW
+    const auto cfg = s1_config(granule::size_4k, 16);
+    scripted_resume cache;
+    cache.answer = walk_resume{2, 0x202000, k_ap_table1}; // APTable[1]: read-only below
+    auto r = request(va, data_write(true), &cfg);
+    r.resume = &cache;
+    auto o = walk(r, mem);
+    expect_fault(o, fault_kind::permission, stage::one, 3);
+    r.access = data_read(true);
+    o = walk(r, mem);
+    ASSERT_TRUE(o.ok());
+    EXPECT_FALSE(o.result.perms.priv_write);
+}
+
+TEST(walker_resume, observer_reports_granule_and_accumulated_table_attributes) {
+    fake_memory mem;
+    auto b = s1_tables(mem, granule::size_4k, 0, 48);
+    const std::uint64_t va = 0x0000123456789abcull;
+    b.map(va, 3, page_desc(0x5000, k_s1_rw_all));
+    b.or_table_bits(va, 1, k_ap_table1);
+    b.or_table_bits(va, 2, k_pxn_table);
+    const auto cfg = s1_config(granule::size_4k, 16);
+    visit_recorder rec;
+    auto r = request(va, data_read(), &cfg);
+    r.observer = &rec;
+    ASSERT_TRUE(walk(r, mem).ok());
+    ASSERT_EQ(rec.visits.size(), 3u);
+    EXPECT_EQ(rec.visits[0].gran, granule::size_4k);
+    EXPECT_EQ(rec.visits[0].table_attrs, 0u);
+    EXPECT_EQ(rec.visits[1].table_attrs, k_ap_table1);
+    EXPECT_EQ(rec.visits[2].table_attrs, k_ap_table1 | k_pxn_table);
+}
+
+TEST(walker_resume, nested_walk_resumes_both_stages) {
+    fake_memory mem;
+    auto s1b = s1_tables(mem, granule::size_4k, 1, 39);
+    auto s2b = s2_tables(mem, granule::size_4k, 1, 40);
+    s1b.map(0x1000, 3, page_desc(0x5000, k_af));
+    map_s1_tables(s2b, s1b);
+    s2b.map(0x5000, 3, page_desc(0x9000, k_s2_leaf));
+    const auto s1 = s1_config(granule::size_4k, 25);
+    const auto s2 = s2_config(granule::size_4k, 24, 1);
+    recording_cache cache;
+    auto r = request(0x1000, data_read(true), &s1, &s2);
+    r.observer = &cache;
+    auto o = walk(r, mem);
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o.reads.total(stage::one), 3u);
+    EXPECT_EQ(o.reads.total(stage::two), 12u);
+
+    r.resume = &cache;
+    o = walk(r, mem);
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o.result.output_address, 0x9000ull);
+    // Stage 1 from its level-2 entry (one read, whose IPA takes one stage-2 read
+    // from a level-2 entry), then one stage-2 read for the output IPA.
+    EXPECT_EQ(o.reads.total(stage::one), 1u);
+    EXPECT_EQ(o.reads.at(stage::one, 3), 1u);
+    EXPECT_EQ(o.reads.total(stage::two), 2u);
+    EXPECT_EQ(o.reads.at(stage::two, 3), 2u);
+}
+
+// ------------------------------------------------------------------ deferred permission checks
+
+walk_request unchecked(std::uint64_t addr, access_kind a, const stage1_config* s1,
+                       const stage2_config* s2 = nullptr) {
+    auto r = request(addr, a, s1, s2);
+    r.check_permissions = false;
+    return r;
+}
+
+TEST(walker_unchecked_permissions, stage1_denial_returns_the_translation) {
+    fake_memory mem;
+    auto b = s1_tables(mem, granule::size_4k, 1, 39);
+    b.map(0x1000, 3, page_desc(0x5000, k_af | k_ap_ro));
+    const auto cfg = s1_config(granule::size_4k, 25);
+    const auto o = walk(unchecked(0x1000, data_write(true), &cfg), mem);
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o.result.output_address, 0x5000ull);
+    EXPECT_TRUE(o.result.perms.priv_read);
+    EXPECT_FALSE(o.result.perms.priv_write);
+    EXPECT_EQ(denying_stage(o.result, data_write(true)), stage::one);
+    // The default still faults.
+    expect_fault(walk(request(0x1000, data_write(true), &cfg), mem), fault_kind::permission,
+                 stage::one, 3);
+}
+
+TEST(walker_unchecked_permissions, nested_stage2_denial_returns_the_translation) {
+    fake_memory mem;
+    auto s1b = s1_tables(mem, granule::size_4k, 1, 39);
+    auto s2b = s2_tables(mem, granule::size_4k, 1, 40);
+    s1b.map(0x1000, 3, page_desc(0x5000, k_af));
+    map_s1_tables(s2b, s1b);
+    s2b.map(0x5000, 3, page_desc(0x9000, k_af | k_s2ap_r | k_memattr_wb));
+    const auto s1 = s1_config(granule::size_4k, 25);
+    const auto s2 = s2_config(granule::size_4k, 24, 1);
+    const auto o = walk(unchecked(0x1000, data_write(true), &s1, &s2), mem);
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o.result.output_address, 0x9000ull);
+    EXPECT_EQ(denying_stage(o.result, data_write(true)), stage::two);
+}
+
+TEST(walker_unchecked_permissions, deferred_stage1_fault_beats_a_stage2_output_fault) {
+    fake_memory mem;
+    auto s1b = s1_tables(mem, granule::size_4k, 1, 39);
+    auto s2b = s2_tables(mem, granule::size_4k, 1, 40);
+    s1b.map(0x1000, 3, page_desc(0x5000, k_af | k_ap_ro));
+    map_s1_tables(s2b, s1b); // output IPA 0x5000 unmapped at stage 2
+    const auto s1 = s1_config(granule::size_4k, 25);
+    const auto s2 = s2_config(granule::size_4k, 24, 1);
+    auto o = walk(unchecked(0x1000, data_write(true), &s1, &s2), mem);
+    expect_fault(o, fault_kind::permission, stage::one, 3);
+    // Allowed at stage 1: the stage-2 fault stands.
+    o = walk(unchecked(0x1000, data_read(true), &s1, &s2), mem);
+    expect_fault(o, fault_kind::translation, stage::two, 3);
+}
+
+TEST(walker_unchecked_permissions, table_fetch_permission_is_still_checked) {
+    fake_memory mem;
+    auto s1b = s1_tables(mem, granule::size_4k, 1, 39);
+    auto s2b = s2_tables(mem, granule::size_4k, 1, 40);
+    s1b.map(0x1000, 3, page_desc(0x5000, k_af));
+    map_s1_tables(s2b, s1b, k_af | k_s2ap_w | k_memattr_wb); // write-only
+    const auto s1 = s1_config(granule::size_4k, 25);
+    const auto s2 = s2_config(granule::size_4k, 24, 1);
+    const auto o = walk(unchecked(0x1000, data_read(true), &s1, &s2), mem);
+    expect_fault(o, fault_kind::permission, stage::two, 3, fault_class::tt);
+}
+
+// ------------------------------------------------------------------ split-stage ATS
+
+TEST(walker_stage1_ipa, stops_after_stage1_with_tables_through_stage2) {
+    fake_memory mem;
+    auto s1b = s1_tables(mem, granule::size_4k, 1, 39);
+    auto s2b = s2_tables(mem, granule::size_4k, 1, 40);
+    s1b.map(0x1000, 3, page_desc(0x5000, k_af | k_ng));
+    map_s1_tables(s2b, s1b); // output IPA 0x5000 unmapped at stage 2: not looked at
+    const auto s1 = s1_config(granule::size_4k, 25);
+    const auto s2 = s2_config(granule::size_4k, 24, 1);
+    auto r = request(0x1234, data_read(true), &s1, &s2);
+    r.purpose = walk_purpose::stage1_ipa;
+    const auto o = walk(r, mem);
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o.result.output_address, 0x5234ull);
+    EXPECT_EQ(o.result.ipa, 0x5234ull);
+    EXPECT_EQ(o.result.size_log2, 12u);
+    EXPECT_EQ(o.result.s1_level.value_or(-9), 3);
+    EXPECT_FALSE(o.result.s2_level.has_value());
+    EXPECT_EQ(o.result.tag.vmid.value_or(0), 9u);
+    EXPECT_EQ(o.result.tag.asid.value_or(0), 5u);
+    EXPECT_EQ(o.reads.total(stage::one), 3u);
+    EXPECT_EQ(o.reads.total(stage::two), 9u); // 3 table IPAs x 3 levels, no output walk
+}
+
 } // namespace
 } // namespace smmu::arch

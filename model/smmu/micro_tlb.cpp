@@ -1,0 +1,57 @@
+#include "model/smmu/micro_tlb.h"
+
+#include <stdexcept>
+
+#include "model/arch/bits.h"
+
+namespace smmu {
+
+micro_tlb::micro_tlb(std::size_t entries)
+    : m_entries(entries) {
+    if (entries == 0)
+        throw std::invalid_argument("micro_tlb: at least one entry is needed");
+}
+
+const micro_tlb::entry*
+micro_tlb::lookup(arch::stream_id sid, std::optional<arch::substream_id> ssid, std::uint64_t addr) {
+    ++m_stats.lookups;
+    const auto matches = [&](const entry& e) {
+        return e.sid == sid && e.ssid == ssid && e.contains(addr);
+    };
+    // Streams tend to hit the entry they hit last: try it first.
+    if (m_last_hit < m_used && matches(m_entries[m_last_hit])) {
+        ++m_stats.hits;
+        return &m_entries[m_last_hit];
+    }
+    for (std::size_t i = 0; i < m_used; ++i) {
+        if (matches(m_entries[i])) {
+            m_last_hit = i;
+            ++m_stats.hits;
+            return &m_entries[i];
+        }
+    }
+    return nullptr;
+}
+
+void micro_tlb::insert(entry e) {
+    e.output = arch::align_down(e.output, e.size_log2);
+    e.base = arch::align_down(e.base, e.size_log2);
+    std::size_t slot = m_used;
+    if (m_used < m_entries.size()) {
+        ++m_used;
+    } else {
+        slot = m_next_victim; // round robin over a full array
+        m_next_victim = (m_next_victim + 1) % m_entries.size();
+    }
+    m_entries[slot] = e;
+    m_last_hit = slot;
+}
+
+void micro_tlb::flush() {
+    ++m_stats.flushes;
+    m_used = 0;
+    m_next_victim = 0;
+    m_last_hit = 0;
+}
+
+} // namespace smmu
