@@ -9,6 +9,7 @@ export SC_COPYRIGHT_MESSAGE := DISABLE
 help:
 	@echo "make run           install missing packages, build, run the default simulation"
 	@echo "make test          install missing packages, build, run every test"
+	@echo "make bench         build and run smmu-bench, the host-time benchmark (BENCH_ARGS=...)"
 	@echo "make coverage      line coverage of model/ and driver/ (report in build/coverage-report/)"
 	@echo "make format        apply .clang-format;  make format-check: verify it"
 	@echo "PRESET=debug|release|asan|coverage selects the CMake preset (default: release)"
@@ -27,6 +28,10 @@ run: build
 
 test: build
 	@ctest --preset $(PRESET) -j $(JOBS)
+
+bench: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target smmu_benchmark
+	@$(BUILD)/bin/smmu-bench $(BENCH_ARGS)
 
 coverage:
 	@scripts/install-deps.sh --coverage

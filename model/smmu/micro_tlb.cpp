@@ -7,7 +7,8 @@
 namespace smmu {
 
 micro_tlb::micro_tlb(std::size_t entries)
-    : m_entries(entries) {
+    : m_tags(entries)
+    , m_entries(entries) {
     if (entries == 0)
         throw std::invalid_argument("micro_tlb: at least one entry is needed");
 }
@@ -15,16 +16,14 @@ micro_tlb::micro_tlb(std::size_t entries)
 const micro_tlb::entry*
 micro_tlb::lookup(arch::stream_id sid, std::optional<arch::substream_id> ssid, std::uint64_t addr) {
     ++m_stats.lookups;
-    const auto matches = [&](const entry& e) {
-        return e.sid == sid && e.ssid == ssid && e.contains(addr);
-    };
+    const std::uint64_t tag = tag_of(sid, ssid);
     // Streams tend to hit the entry they hit last: try it first.
-    if (m_last_hit < m_used && matches(m_entries[m_last_hit])) {
+    if (m_last_hit < m_used && matches(m_last_hit, tag, addr)) {
         ++m_stats.hits;
         return &m_entries[m_last_hit];
     }
     for (std::size_t i = 0; i < m_used; ++i) {
-        if (matches(m_entries[i])) {
+        if (m_tags[i] == tag && matches(i, tag, addr)) {
             m_last_hit = i;
             ++m_stats.hits;
             return &m_entries[i];
@@ -43,6 +42,7 @@ void micro_tlb::insert(entry e) {
         slot = m_next_victim; // round robin over a full array
         m_next_victim = (m_next_victim + 1) % m_entries.size();
     }
+    m_tags[slot] = tag_of(e.sid, e.ssid);
     m_entries[slot] = e;
     m_last_hit = slot;
 }

@@ -23,8 +23,6 @@ public:
         std::uint8_t size_log2 = 12;
         arch::phys_addr output = 0; ///< output address of `base`
         arch::permission_set perms;
-
-        bool contains(std::uint64_t addr) const { return ((addr ^ base) >> size_log2) == 0; }
     };
 
     struct stats_t {
@@ -47,6 +45,17 @@ public:
     std::size_t size() const { return m_used; }
 
 private:
+    /// (StreamID, SSV, SubstreamID) packed into one word: SubstreamIDs have 20 bits.
+    static std::uint64_t tag_of(arch::stream_id sid, std::optional<arch::substream_id> ssid) {
+        return (std::uint64_t{sid} << 21) |
+               (ssid ? (std::uint64_t{1} << 20) | (*ssid & 0xfffffu) : 0);
+    }
+    bool matches(std::size_t i, std::uint64_t tag, std::uint64_t addr) const {
+        return m_tags[i] == tag && ((addr ^ m_entries[i].base) >> m_entries[i].size_log2) == 0;
+    }
+
+    // Tags apart from the entries, so the scan of a miss touches one small array.
+    std::vector<std::uint64_t> m_tags;
     std::vector<entry> m_entries; ///< m_used valid entries at the front
     std::size_t m_used = 0;
     std::size_t m_next_victim = 0;

@@ -70,8 +70,14 @@ smmuv3::smmuv3(const sc_core::sc_module_name& name, const smmu_params& params,
 
     SC_HAS_PROCESS(smmuv3);
     SC_THREAD(command_thread);
-    SC_METHOD(release_pulses);
-    sensitive << m_cmd_sync_release << m_sev_release;
+    SC_METHOD(drive_irq_levels);
+    sensitive << m_irq_levels_changed;
+    dont_initialize();
+    SC_METHOD(drive_cmd_sync);
+    sensitive << m_cmd_sync_line.edge;
+    dont_initialize();
+    SC_METHOD(drive_sev);
+    sensitive << m_sev_line.edge;
     dont_initialize();
 }
 
@@ -80,9 +86,10 @@ void smmuv3::reset() {
     m_engine.invalidate_all();
     m_atc_itags.clear();
     m_atc_outstanding = 0;
+    m_atc_done_at = 0;
     refresh_config();
     invalidate_translations();
-    update_irq_lines();
+    update_irq_lines(now_ps(sc_core::SC_ZERO_TIME));
 }
 
 void smmuv3::refresh_config() {
@@ -122,7 +129,11 @@ void smmuv3::reg_b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
         trans.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
         return;
     }
-    if ((len != 4 && len != 8) || offset >= register_space || trans.get_streaming_width() < len) {
+    if (offset >= register_space) {
+        trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        return;
+    }
+    if ((len != 4 && len != 8) || trans.get_streaming_width() < len) {
         trans.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
         return;
     }
@@ -293,8 +304,18 @@ tlm::tlm_response_status to_tlm(translation_response r) {
 void tbu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     const tlm_ext::smmu_extension* ext = tlm_ext::find_extension(trans);
     if (ext != nullptr && ext->ats == tlm_ext::ats_type::translation_request) {
-        // Translation Requests arrive on the SMMU's ats socket, not as data traffic.
-        trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+        // A Translation Request on the data path (ats.h, style (b)): the message in the
+        // ats_extension is answered as on the ats socket.
+        auto* ats = trans.get_extension<tlm_ext::ats_extension>();
+        auto* req = ats != nullptr ? ats->get<tlm_ext::translation_request>() : nullptr;
+        if (req == nullptr) {
+            trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+            return;
+        }
+        time_ps now = m_owner.now_ps(delay);
+        m_owner.on_translation_request(*req, *ats, now);
+        trans.set_response_status(tlm::TLM_OK_RESPONSE);
+        delay = m_owner.delay_until(now);
         return;
     }
     if (trans.get_command() == tlm::TLM_IGNORE_COMMAND) {
@@ -479,7 +500,7 @@ void smmuv3::ats_b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     if (auto* req = ext->get<tlm_ext::translation_request>()) {
         on_translation_request(*req, *ext, now);
     } else if (const auto* done = ext->get<tlm_ext::invalidation_completion>()) {
-        on_invalidation_completion(*done);
+        on_invalidation_completion(*done, now);
     } else {
         trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
         return;
@@ -526,10 +547,11 @@ void smmuv3::on_translation_request(tlm_ext::translation_request& req, tlm_ext::
     m_translations_busy_until = std::max(m_translations_busy_until, now);
 }
 
-void smmuv3::on_invalidation_completion(const tlm_ext::invalidation_completion& done) {
+void smmuv3::on_invalidation_completion(const tlm_ext::invalidation_completion& done, time_ps at) {
     auto it = m_atc_itags.find(done.stream_id);
     if (it == m_atc_itags.end())
-        return; // unsolicited: ignore
+        return; // unsolicited (or given up after a timeout): ignore
+    m_atc_done_at = std::max(m_atc_done_at, at);
     const std::uint32_t completed = it->second & done.itag_vector;
     it->second &= ~completed;
     const auto n = static_cast<std::uint32_t>(__builtin_popcount(completed));
@@ -574,13 +596,20 @@ void smmuv3::send_atc_inv(const arch::command& cmd, time_ps& now) {
     tlm_ext::scoped_extension<tlm_ext::ats_extension> attach(gp, ext);
     sc_time d = delay_until(now);
     ats_inv->b_transport(gp, d);
-    now = std::max(now, now_ps(d));
+    const time_ps answered = now_ps(d);
+    if (const auto* done = attach.get().get<tlm_ext::invalidation_completion>()) {
+        // Completed in the same payload, at the annotated time (ats.h). The command queue
+        // moves on; a later CMD_SYNC waits for that time.
+        on_invalidation_completion(*done, answered);
+        return;
+    }
+    now = std::max(now, answered);
     if (!gp.is_response_ok()) {
         // Nobody owns the StreamID: nothing to wait for (like a UR completion).
         tlm_ext::invalidation_completion gone;
         gone.stream_id = cmd.sid;
         gone.itag_vector = 1u << req->itag;
-        on_invalidation_completion(gone);
+        on_invalidation_completion(gone, now);
     }
 }
 
@@ -668,6 +697,8 @@ smmuv3::step smmuv3::execute_sync(const arch::command& cmd, std::uint32_t cons,
     if (m_atc_outstanding != 0) {
         const time_ps deadline = issued + m_params.atc_inv_timeout_ps;
         wait_until(now);
+        advance_cons(cons); // everything before the SYNC is consumed while it waits
+
         while (m_atc_outstanding != 0) {
             const time_ps t = now_ps(sc_core::SC_ZERO_TIME);
             if (t >= deadline)
@@ -676,11 +707,17 @@ smmuv3::step smmuv3::execute_sync(const arch::command& cmd, std::uint32_t cons,
         }
         now = std::max(now, now_ps(sc_core::SC_ZERO_TIME));
         if (m_atc_outstanding != 0) {
+            // Every outstanding invalidation is older than this SYNC and has now timed out:
+            // give them up (their ITags are free again, late completions are ignored), so
+            // that the SYNC software re-issues after the error can complete (IHI0070 §4.7.3).
+            m_atc_itags.clear();
+            m_atc_outstanding = 0;
             ++m_counters.atc_inv_timeouts;
             command_error(arch::cmdq_error::atc_inv_sync, cons); // CONS stays at the SYNC
             return step::stop;
         }
     }
+    now = std::max(now, m_atc_done_at); // completions returned in their request's payload
     now += m_params.cycles(m_params.cmd_sync_cycles);
     ++m_counters.syncs;
     // The completion signal is observable only once CONS has passed the SYNC.
@@ -695,13 +732,13 @@ smmuv3::step smmuv3::execute_sync(const arch::command& cmd, std::uint32_t cons,
                 raise_gerror(arch::gerror::msi_cmdq_abt_err, now);
         } else {
             ++m_counters.sync_irqs;
-            pulse(irq_cmd_sync, m_cmd_sync_release, now);
+            pulse(m_cmd_sync_line, now);
         }
         break;
     case arch::sync_cs::sev:
         if (m_params.features.sev) {
             ++m_counters.sevs;
-            pulse(sev, m_sev_release, now);
+            pulse(m_sev_line, now);
         }
         break;
     default:
@@ -735,7 +772,7 @@ void smmuv3::post_event(const arch::event_record& rec, time_ps& now) {
         ++m_counters.eventq_irqs;
         send_msi(msi_source::eventq, now);
     }
-    update_irq_lines();
+    update_irq_lines(now);
 }
 
 void smmuv3::raise_gerror(const arch::field& bit, time_ps& now) {
@@ -748,7 +785,7 @@ void smmuv3::signal_gerror(time_ps& now) {
         ++m_counters.gerror_irqs;
         send_msi(msi_source::gerror, now);
     }
-    update_irq_lines();
+    update_irq_lines(now);
 }
 
 void smmuv3::send_msi(msi_source src, time_ps& now) {
@@ -766,41 +803,42 @@ void smmuv3::send_msi(msi_source src, time_ps& now) {
         m_regs.activate_gerror(err);
     else
         raise_gerror(err, now);
-    update_irq_lines();
+    update_irq_lines(now);
 }
 
 bool smmuv3::msi_write(std::uint64_t addr, std::uint32_t data, time_ps& now) {
     return m_memory.write(addr, &data, sizeof(data), mem_purpose::msi, now);
 }
 
-void smmuv3::update_irq_lines() {
+void smmuv3::update_irq_lines(time_ps now) {
+    // A pending earlier notification wins; the method then writes the state of that moment,
+    // which already includes this change.
+    m_irq_levels_changed.notify(delay_until(now));
+}
+
+void smmuv3::drive_irq_levels() {
     if (irq_eventq.size() != 0)
         irq_eventq->write(m_regs.eventq_irq_enabled() && m_regs.eventq_not_empty());
     if (irq_gerror.size() != 0)
         irq_gerror->write(m_regs.gerror_irq_enabled() && m_regs.gerror_active() != 0);
 }
 
-void smmuv3::pulse(
-    sc_core::sc_port<sc_core::sc_signal_inout_if<bool>, 1, sc_core::SC_ZERO_OR_MORE_BOUND>& port,
-    sc_core::sc_event& release, time_ps now) {
-    if (port.size() == 0)
-        return;
-    port->write(true);
-    release.notify(delay_until(now) +
-                   sc_time(static_cast<double>(m_params.clock_period_ps), SC_PS));
+void smmuv3::pulse(pulse_line& line, time_ps now) {
+    if (!line.high)
+        line.edge.notify(delay_until(now));
 }
 
-void smmuv3::release_pulses() {
-    if (irq_cmd_sync.size() != 0)
-        irq_cmd_sync->write(false);
-    if (sev.size() != 0)
-        sev->write(false);
+void smmuv3::drive_pulse(irq_port& port, pulse_line& line) {
+    line.high = !line.high;
+    if (port.size() != 0)
+        port->write(line.high);
+    if (line.high)
+        line.edge.notify(sc_time(static_cast<double>(m_params.clock_period_ps), SC_PS));
 }
 
 // ---------------------------------------------------------------- register side effects
 
 void smmuv3::on_register_write(const write_effects& fx, time_ps now) {
-    (void)now;
     const bool smmuen_changed = fx.cr0_rose(arch::cr0::smmuen) || fx.cr0_fell(arch::cr0::smmuen);
     refresh_config();
     if (smmuen_changed || fx.strtab_changed || fx.cr2_changed) {
@@ -809,9 +847,9 @@ void smmuv3::on_register_write(const write_effects& fx, time_ps now) {
         invalidate_translations();
     }
     if (fx.cmdq_prod_written || fx.cr0_changed || fx.cmdq_error_acknowledged)
-        m_cmdq_kick.notify(sc_core::SC_ZERO_TIME);
+        m_cmdq_kick.notify(delay_until(now));
     if (fx.gerrorn_written || fx.irq_ctrl_changed || fx.eventq_cons_written || fx.cr0_changed)
-        update_irq_lines();
+        update_irq_lines(now);
 }
 
 // ---------------------------------------------------------------- DMI and cache maintenance

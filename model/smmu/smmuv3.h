@@ -7,7 +7,9 @@
 //   walker          the SMMU's own accesses: STE/CD fetches, table walks,
 //                   command reads, event and MSI writes
 //   ats             from the root complex: ATS Translation Requests and ATC
-//                   Invalidation Completions (optional)
+//                   Invalidation Completions (optional). A Translation Request may
+//                   also come on a TBU's upstream socket (smmu_extension::ats ==
+//                   translation_request with the message in an ats_extension).
 //   ats_inv         to the root complex: ATC Invalidation Requests (optional)
 // Interrupt outputs (optional): irq_eventq and irq_gerror are levels; irq_cmd_sync
 // and sev pulse for one SMMU clock.
@@ -173,7 +175,9 @@ private:
     void ats_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
     void on_translation_request(tlm_ext::translation_request& req, tlm_ext::ats_extension& ext,
                                 timing::time_ps& now);
-    void on_invalidation_completion(const tlm_ext::invalidation_completion& done);
+    /// An Invalidation Completion that arrived at time `at`.
+    void on_invalidation_completion(const tlm_ext::invalidation_completion& done,
+                                    timing::time_ps at);
 
     // Command queue.
     void command_thread();
@@ -191,13 +195,26 @@ private:
     void post_event(const arch::event_record& rec, timing::time_ps& now);
     void raise_gerror(const arch::field& bit, timing::time_ps& now);
     void signal_gerror(timing::time_ps& now);
-    void update_irq_lines();
     void send_msi(msi_source src, timing::time_ps& now);
     bool msi_write(std::uint64_t addr, std::uint32_t data, timing::time_ps& now);
-    void pulse(sc_core::sc_port<sc_core::sc_signal_inout_if<bool>, 1,
-                                sc_core::SC_ZERO_OR_MORE_BOUND>& port,
-               sc_core::sc_event& release, timing::time_ps now);
-    void release_pulses();
+
+    // Interrupt outputs. A signal bound to an output accepts one writer process, while the
+    // state behind the lines changes in whichever process calls into the SMMU (CPU, devices,
+    // command thread): so each output is written only by its own SC_METHOD, from that state.
+    using irq_port =
+        sc_core::sc_port<sc_core::sc_signal_inout_if<bool>, 1, sc_core::SC_ZERO_OR_MORE_BOUND>;
+    struct pulse_line {
+        sc_core::sc_event edge;
+        bool high = false;
+    };
+    /// The levels of irq_eventq and irq_gerror follow the registers from `now` on.
+    void update_irq_lines(timing::time_ps now);
+    /// A one-clock pulse starting at `now`; a request while the line is high joins that pulse.
+    void pulse(pulse_line& line, timing::time_ps now);
+    void drive_irq_levels();
+    void drive_pulse(irq_port& port, pulse_line& line);
+    void drive_cmd_sync() { drive_pulse(irq_cmd_sync, m_cmd_sync_line); }
+    void drive_sev() { drive_pulse(sev, m_sev_line); }
 
     // DMI and cache maintenance.
     void invalidate_translations(); ///< TBU micro-TLBs and DMI
@@ -217,11 +234,14 @@ private:
 
     sc_core::sc_event m_cmdq_kick;
     sc_core::sc_event m_atc_done;
-    sc_core::sc_event m_cmd_sync_release;
-    sc_core::sc_event m_sev_release;
+    sc_core::sc_event m_irq_levels_changed;
+    pulse_line m_cmd_sync_line;
+    pulse_line m_sev_line;
     /// Outstanding ATC invalidations: ITags in use per StreamID.
     std::map<std::uint32_t, std::uint32_t> m_atc_itags;
     std::uint32_t m_atc_outstanding = 0;
+    /// Latest arrival time of an Invalidation Completion: a CMD_SYNC completes no earlier.
+    timing::time_ps m_atc_done_at = 0;
     /// Latest time a translation already started will finish: a CMD_SYNC
     /// completes no earlier (in-flight translations may use invalidated entries).
     timing::time_ps m_translations_busy_until = 0;

@@ -610,7 +610,11 @@ bool translation_engine::read_cd_structure(job& j, phys_addr address, void* dst,
             ++m_stats.cd_walks;
         const arch::walk_outcome o = arch::walk(w, port);
         if (!o.ok()) {
+            // The record describes the transaction (InputAddr, PnU/InD/RnW); CLASS = CD and
+            // the IPA field say that the CD access faulted (IHI0070 §7.3.12, reference §6.2).
             j.fault = *o.fault;
+            j.fault->input_address = j.address;
+            j.fault->access = j.access;
             return false;
         }
         pa = o.result.output_address;

@@ -47,7 +47,11 @@ busy_resource::busy_resource(std::size_t slots)
 }
 
 grant busy_resource::acquire(time_ps arrival, time_ps hold) {
-    const auto slot = best_slot(m_free_at.begin(), m_free_at.end(), arrival);
+    // Common case: every slot is free at arrival. The best fit is the last one, and its new
+    // busy-until is the largest value, so the vector stays sorted without a search.
+    const auto slot = arrival >= m_free_at.back()
+                          ? std::prev(m_free_at.end())
+                          : best_slot(m_free_at.begin(), m_free_at.end(), arrival);
     grant g;
     g.start = std::max(arrival, *slot);
     g.wait = g.start - arrival;

@@ -65,8 +65,15 @@ bool memory::copy(tlm::tlm_generic_payload& trans) {
     const unsigned char* be = trans.get_byte_enable_ptr();
     const unsigned be_len = trans.get_byte_enable_length();
     std::uint8_t* mem = bytes(addr);
+    if (be == nullptr) {
+        if (trans.is_read())
+            std::memcpy(data, mem, len);
+        else
+            std::memcpy(mem, data, len);
+        return true;
+    }
     for (unsigned i = 0; i < len; ++i) {
-        if (be != nullptr && be[i % be_len] == 0)
+        if (be[i % be_len] == 0)
             continue;
         if (trans.is_read())
             data[i] = mem[i];

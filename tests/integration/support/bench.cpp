@@ -1,6 +1,7 @@
 #include "tests/integration/support/bench.h"
 
 #include <cstring>
+#include <ostream>
 #include <stdexcept>
 
 namespace smmu::test {
@@ -78,17 +79,57 @@ unsigned initiator::debug_read(std::uint64_t addr, void* data, unsigned len,
     tlm_ext::smmu_extension ext;
     ext.stream_id = attrs.sid;
     ext.substream_id = attrs.ssid;
+    ext.privileged = attrs.privileged;
+    ext.instruction = attrs.instruction;
+    ext.ats = attrs.ats;
     tlm_ext::scoped_smmu_extension scoped(gp, ext);
     return socket->transport_dbg(gp);
 }
 
-bool initiator::request_dmi(std::uint64_t addr, tlm::tlm_dmi& dmi, const dma_attrs& attrs) {
+std::optional<tlm_ext::translation_completion>
+initiator::translation_request(const tlm_ext::translation_request& req) {
     tlm::tlm_generic_payload gp;
-    gp.set_command(tlm::TLM_READ_COMMAND);
+    gp.set_command(tlm::TLM_IGNORE_COMMAND);
+    gp.set_address(req.address);
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    tlm_ext::smmu_extension side;
+    side.stream_id = req.stream_id;
+    side.ats = tlm_ext::ats_type::translation_request;
+    tlm_ext::scoped_smmu_extension scoped_side(gp, side);
+    tlm_ext::ats_extension ext{req};
+    tlm_ext::scoped_extension<tlm_ext::ats_extension> scoped(gp, ext);
+    sc_time delay = SC_ZERO_TIME;
+    socket->b_transport(gp, delay);
+    wait(delay);
+    m_status = gp.get_response_status();
+    if (const auto* c = scoped.get().get<tlm_ext::translation_completion>())
+        return *c;
+    return std::nullopt;
+}
+
+dma_result initiator::transport(tlm::tlm_generic_payload& gp) {
+    sc_time delay = SC_ZERO_TIME;
+    socket->b_transport(gp, delay);
+    wait(delay);
+    m_status = gp.get_response_status();
+    return dma_result{m_status, delay};
+}
+
+unsigned initiator::transport_dbg(tlm::tlm_generic_payload& gp) {
+    return socket->transport_dbg(gp);
+}
+
+bool initiator::request_dmi(std::uint64_t addr, tlm::tlm_dmi& dmi, const dma_attrs& attrs,
+                            tlm::tlm_command cmd) {
+    tlm::tlm_generic_payload gp;
+    gp.set_command(cmd);
     gp.set_address(addr);
     tlm_ext::smmu_extension ext;
     ext.stream_id = attrs.sid;
     ext.substream_id = attrs.ssid;
+    ext.privileged = attrs.privileged;
+    ext.instruction = attrs.instruction;
+    ext.ats = attrs.ats;
     tlm_ext::scoped_smmu_extension scoped(gp, ext);
     return socket->get_direct_mem_ptr(gp, dmi);
 }
@@ -120,17 +161,26 @@ tlm_ext::translation_completion ats_port::translate(const tlm_ext::translation_r
     return none;
 }
 
-void ats_port::b_transport(tlm::tlm_generic_payload& trans, sc_time&) {
-    const auto* ext = tlm_ext::find_ats_extension(trans);
+void ats_port::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+    auto* ext = trans.get_extension<tlm_ext::ats_extension>();
     const auto* req = ext != nullptr ? ext->get<tlm_ext::invalidation_request>() : nullptr;
     if (req == nullptr) {
         trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
         return;
     }
     m_received.push_back(*req);
+    m_received_at.push_back(sc_core::sc_time_stamp() + delay);
+    trans.set_response_status(tlm::TLM_OK_RESPONSE);
+    if (inline_completion) {
+        tlm_ext::invalidation_completion done;
+        done.stream_id = req->stream_id;
+        done.itag_vector = 1u << req->itag;
+        ext->message = done;
+        delay += *inline_completion;
+        return;
+    }
     m_pending.push_back(*req);
     m_new_request.notify(SC_ZERO_TIME);
-    trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
 void ats_port::send_completion(std::uint32_t sid, std::uint32_t itags) {
@@ -188,18 +238,32 @@ public:
         , to_memory("to_memory")
         , m_smmu_base(smmu_base) {
         in.register_b_transport(this, &router::b_transport);
+        in.register_transport_dbg(this, &router::transport_dbg);
     }
 
 private:
+    /// The SMMU's window: its two register pages and two more it does not decode.
+    static constexpr std::uint64_t window = 4 * arch::reg_page_size;
+
     void b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
         const std::uint64_t addr = trans.get_address();
-        if (addr >= m_smmu_base && addr - m_smmu_base < 2 * arch::reg_page_size) {
+        if (addr >= m_smmu_base && addr - m_smmu_base < window) {
             trans.set_address(addr - m_smmu_base);
             to_smmu->b_transport(trans, delay);
             trans.set_address(addr);
         } else {
             to_memory->b_transport(trans, delay);
         }
+    }
+    unsigned transport_dbg(tlm::tlm_generic_payload& trans) {
+        const std::uint64_t addr = trans.get_address();
+        if (addr >= m_smmu_base && addr - m_smmu_base < window) {
+            trans.set_address(addr - m_smmu_base);
+            const unsigned n = to_smmu->transport_dbg(trans);
+            trans.set_address(addr);
+            return n;
+        }
+        return to_memory->transport_dbg(trans);
     }
     std::uint64_t m_smmu_base;
 };
@@ -263,6 +327,62 @@ void table_writer::page_table::unmap(std::uint64_t ia, int level) {
     m_w.mem().write64(slot(ia, level), 0);
 }
 
+// ---------------------------------------------------------------- structures
+
+arch::cd make_s1_cd(std::uint64_t ttb0, std::uint16_t asid) {
+    arch::cd c;
+    c.v = true;
+    c.aa64 = true;
+    c.t0sz = 16;
+    c.tg0 = arch::tg0_encoding::size_4k;
+    c.epd1 = true;
+    c.ips = arch::pa_size_encoding::bits_48;
+    c.asid = asid;
+    c.r = true;
+    c.a = true;
+    c.aset = true;
+    c.ttb0 = ttb0;
+    return c;
+}
+
+arch::ste make_s1_ste(std::uint64_t cd, std::uint16_t vmid) {
+    arch::ste s;
+    s.v = true;
+    s.config = arch::ste_config::s1_translate;
+    s.s1_context_ptr = cd;
+    s.s2_vmid = vmid;
+    return s;
+}
+
+arch::ste make_s2_ste(std::uint64_t s2ttb, std::uint16_t vmid) {
+    arch::ste s;
+    s.v = true;
+    s.config = arch::ste_config::s2_translate;
+    s.s2_vmid = vmid;
+    s.s2_t0sz = 16;
+    s.s2_sl0 = 2;
+    s.s2_tg = arch::tg0_encoding::size_4k;
+    s.s2_ps = arch::pa_size_encoding::bits_48;
+    s.s2_aa64 = true;
+    s.s2_r = true;
+    s.s2_ttb = s2ttb;
+    return s;
+}
+
+arch::ste make_nested_ste(std::uint64_t cd, std::uint64_t s2ttb, std::uint16_t vmid) {
+    arch::ste s = make_s2_ste(s2ttb, vmid);
+    s.config = arch::ste_config::nested;
+    s.s1_context_ptr = cd;
+    return s;
+}
+
+arch::ste make_bypass_ste() {
+    arch::ste s;
+    s.v = true;
+    s.config = arch::ste_config::bypass;
+    return s;
+}
+
 // ---------------------------------------------------------------- bench
 
 class bench::runner : public sc_core::sc_module {
@@ -285,14 +405,19 @@ private:
 };
 
 bench::bench(const bench_config& cfg)
-    : m_cfg(cfg)
-    , m_memory(std::make_unique<platform::memory>("memory", cfg.memory_base, cfg.memory_size,
-                                                  cfg.memory_latency, cfg.memory_latency))
-    , m_smmu(std::make_unique<smmuv3>("smmu", cfg.params, cfg.tbus))
-    , m_cpu(std::make_unique<initiator>("cpu"))
-    , m_router(std::make_unique<router>("router", cfg.smmu_base))
-    , m_ats(std::make_unique<ats_port>("root_complex"))
-    , m_runner(std::make_unique<runner>("runner"))
+    : irq_eventq((cfg.name + "irq_eventq_sig").c_str())
+    , irq_gerror((cfg.name + "irq_gerror_sig").c_str())
+    , irq_cmd_sync((cfg.name + "irq_cmd_sync_sig").c_str())
+    , sev((cfg.name + "sev_sig").c_str())
+    , m_cfg(cfg)
+    , m_memory(std::make_unique<platform::memory>((cfg.name + "memory").c_str(), cfg.memory_base,
+                                                  cfg.memory_size, cfg.memory_latency,
+                                                  cfg.memory_latency))
+    , m_smmu(std::make_unique<smmuv3>((cfg.name + "smmu").c_str(), cfg.params, cfg.tbus))
+    , m_cpu(std::make_unique<initiator>((cfg.name + "cpu").c_str()))
+    , m_router(std::make_unique<router>((cfg.name + "router").c_str(), cfg.smmu_base))
+    , m_ats(std::make_unique<ats_port>((cfg.name + "root_complex").c_str()))
+    , m_runner(std::make_unique<runner>((cfg.name + "runner").c_str()))
     , m_tables(*m_memory, cfg.memory_base + cfg.memory_size / 2) {
     m_cpu->socket.bind(m_router->in);
     m_router->to_smmu.bind(m_smmu->reg_target);
@@ -300,7 +425,8 @@ bench::bench(const bench_config& cfg)
     m_smmu->walker.bind(m_memory->socket);
     m_smmu->downstream.bind(m_memory->socket);
     for (std::size_t i = 0; i < cfg.tbus.size(); ++i) {
-        m_devices.push_back(std::make_unique<initiator>(("device" + std::to_string(i)).c_str()));
+        m_devices.push_back(
+            std::make_unique<initiator>((cfg.name + "device" + std::to_string(i)).c_str()));
         m_devices.back()->socket.bind(m_smmu->tbus[i].upstream);
     }
     m_ats->to_smmu.bind(m_smmu->ats);
@@ -319,6 +445,16 @@ bool bench::run(std::function<void()> scenario) {
     return m_runner->finished;
 }
 
+bool bench::run_together(const std::vector<std::pair<bench*, std::function<void()>>>& runs) {
+    for (const auto& r : runs)
+        r.first->m_runner->scenario = r.second;
+    sc_core::sc_start();
+    bool all = true;
+    for (const auto& r : runs)
+        all = all && r.first->m_runner->finished;
+    return all;
+}
+
 bench::layout bench::prepare(unsigned strtab_log2, unsigned cmdq_log2, unsigned eventq_log2) {
     layout l;
     l.strtab_log2 = strtab_log2;
@@ -332,7 +468,8 @@ bench::layout bench::prepare(unsigned strtab_log2, unsigned cmdq_log2, unsigned 
 
 void bench::enable(const layout& l, bool atschk) {
     reg_write64(arch::reg::strtab_base, l.strtab);
-    reg_write32(arch::reg::strtab_base_cfg, l.strtab_log2); // linear
+    reg_write32(arch::reg::strtab_base_cfg,
+                l.strtab_base_cfg != 0 ? l.strtab_base_cfg : l.strtab_log2); // linear by default
     reg_write64(arch::reg::cmdq_base, l.cmdq | l.cmdq_log2);
     reg_write32(arch::reg::cmdq_prod, 0);
     reg_write32(arch::reg::cmdq_cons, 0);
@@ -349,21 +486,42 @@ void bench::enable(const layout& l, bool atschk) {
 }
 
 void bench::submit(const layout& l, const std::vector<arch::command>& cmds) {
+    std::vector<arch::command_words> words;
+    for (const arch::command& c : cmds)
+        words.push_back(arch::encode(c));
+    submit_raw(l, words);
+}
+
+void bench::submit_raw(const layout& l, const std::vector<arch::command_words>& cmds) {
     const arch::queue_ptr_math q(l.cmdq_log2);
-    for (const arch::command& c : cmds) {
-        // Wait for space as a driver would.
-        while (q.full(m_cmdq_prod, reg_read32(arch::reg::cmdq_cons)))
+    bool published = true;
+    for (const arch::command_words& w : cmds) {
+        // Wait for space as a driver would, after publishing what is already written.
+        while (q.full(m_cmdq_prod, reg_read32(arch::reg::cmdq_cons))) {
+            if (!published)
+                reg_write32(arch::reg::cmdq_prod, m_cmdq_prod);
+            published = true;
             wait(sc_time(100, sc_core::SC_NS));
-        m_memory->write_words(l.cmdq + 16ull * q.index(m_cmdq_prod), arch::encode(c));
+        }
+        published = false;
+        m_memory->write_words(l.cmdq + 16ull * q.index(m_cmdq_prod), w);
         m_cmdq_prod = q.advance(m_cmdq_prod);
     }
     reg_write32(arch::reg::cmdq_prod, m_cmdq_prod);
+}
+
+std::uint64_t bench::next_command_slot(const layout& l) const {
+    return l.cmdq + 16ull * arch::queue_ptr_math(l.cmdq_log2).index(m_cmdq_prod);
 }
 
 arch::cmdq_error bench::submit_and_sync(const layout& l, const std::vector<arch::command>& cmds) {
     std::vector<arch::command> all = cmds;
     all.push_back(arch::make_sync(arch::sync_cs::none));
     submit(l, all);
+    return wait_for_commands(l);
+}
+
+arch::cmdq_error bench::wait_for_commands(const layout& l) {
     const arch::queue_ptr_math q(l.cmdq_log2);
     for (;;) {
         const std::uint32_t cons = reg_read32(arch::reg::cmdq_cons);
@@ -375,6 +533,15 @@ arch::cmdq_error bench::submit_and_sync(const layout& l, const std::vector<arch:
             return arch::cmdq_error::none;
         wait(sc_time(50, sc_core::SC_NS));
     }
+}
+
+s1_stream bench::add_s1_stream(const layout& l, std::uint32_t sid, std::uint16_t asid,
+                               std::uint16_t vmid) {
+    table_writer::page_table pt(m_tables, 0, 48);
+    const std::uint64_t cd = m_tables.alloc(64);
+    m_tables.write_cd(cd, make_s1_cd(pt.root(), asid));
+    m_tables.write_ste(l.strtab, sid, make_s1_ste(cd, vmid));
+    return s1_stream{pt, cd};
 }
 
 std::vector<arch::event_record> bench::drain_events(const layout& l) {
@@ -394,3 +561,17 @@ std::vector<arch::event_record> bench::drain_events(const layout& l) {
 }
 
 } // namespace smmu::test
+
+namespace smmu::arch {
+
+void PrintTo(const event_record& e, std::ostream* os) {
+    *os << event_name(e.id) << std::hex << " sid=0x" << e.sid << " ssv=" << e.ssv << " ssid=0x"
+        << e.ssid << " stag=0x" << e.stag << " stall=" << e.stall << " pnu=" << e.pnu
+        << " ind=" << e.ind << " rnw=" << e.rnw << " s2=" << e.s2
+        << " class=" << static_cast<unsigned>(e.cls) << " ttrnw=" << e.ttrnw << " reason=0x"
+        << e.reason << " input=0x" << e.input_addr << " ipa=0x" << e.ipa << " fetch=0x"
+        << e.fetch_addr << " span=" << static_cast<unsigned>(e.span) << " ats=" << e.ats.read
+        << e.ats.write << e.ats.exec << e.ats.priv << std::dec;
+}
+
+} // namespace smmu::arch

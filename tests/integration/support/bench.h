@@ -4,15 +4,25 @@
 // standing in for a root complex (translation requests up, invalidation
 // requests down, completions back when the test says so).
 //
+// The CPU reaches the SMMU through a router that forwards four 64 KiB pages from
+// smmu_base (the two register pages and two the SMMU does not decode) and debug
+// transport; everything else goes to memory. The ATS port completes invalidations
+// on request, after a fixed delay (auto_complete) or in the request's own payload
+// (inline_completion).
+//
 // A test builds a bench, lays out tables with table_writer, then runs its
 // scenario in a SystemC thread with run(): MMIO and DMA calls block in
-// simulated time there.
+// simulated time there. Several benches (with distinct bench_config::name
+// prefixes) run in one simulation with run_together().
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <systemc>
@@ -31,6 +41,14 @@
 #include "platforms/parts/memory.h"
 
 namespace smmu::test {
+
+/// Simulated durations in the units the tests state them in.
+inline sc_core::sc_time ns(double v) {
+    return sc_core::sc_time(v, sc_core::SC_NS);
+}
+inline sc_core::sc_time us(double v) {
+    return sc_core::sc_time(v, sc_core::SC_US);
+}
 
 /// Outcome of one DMA through a TBU.
 struct dma_result {
@@ -70,8 +88,17 @@ public:
                      const dma_attrs& attrs = {});
     /// Debug transport; returns the byte count.
     unsigned debug_read(std::uint64_t addr, void* data, unsigned len, const dma_attrs& attrs = {});
-    /// DMI request; returns whether granted.
-    bool request_dmi(std::uint64_t addr, tlm::tlm_dmi& dmi, const dma_attrs& attrs = {});
+    /// An ATS Translation Request on the data socket (smmu_extension::ats ==
+    /// translation_request); the completion, or nullopt if the payload was refused.
+    std::optional<tlm_ext::translation_completion>
+    translation_request(const tlm_ext::translation_request& req);
+    /// DMI request for `cmd` (read or write); returns whether granted.
+    bool request_dmi(std::uint64_t addr, tlm::tlm_dmi& dmi, const dma_attrs& attrs = {},
+                     tlm::tlm_command cmd = tlm::TLM_READ_COMMAND);
+    /// Sends a payload the caller built (any size, byte enables, ...) and waits for its delay.
+    dma_result transport(tlm::tlm_generic_payload& gp);
+    /// Debug transport of a payload the caller built; returns the byte count.
+    unsigned transport_dbg(tlm::tlm_generic_payload& gp);
 
     unsigned dmi_invalidations() const { return m_dmi_invalidations; }
 
@@ -95,8 +122,13 @@ public:
     void complete_invalidations(std::uint32_t sid);
     /// Invalidation requests received from the SMMU, in order.
     const std::vector<tlm_ext::invalidation_request>& received() const { return m_received; }
+    /// When each of received() arrived (simulated time plus the annotated delay).
+    const std::vector<sc_core::sc_time>& received_at() const { return m_received_at; }
     /// When set, every invalidation request is completed right away after this delay.
     std::optional<sc_core::sc_time> auto_complete;
+    /// When set, every invalidation request is answered in its own payload with an
+    /// Invalidation Completion, the delay annotated by this much (ats.h's first option).
+    std::optional<sc_core::sc_time> inline_completion;
 
 private:
     void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
@@ -104,11 +136,14 @@ private:
     void auto_completer();
 
     std::vector<tlm_ext::invalidation_request> m_received;
+    std::vector<sc_core::sc_time> m_received_at;
     std::vector<tlm_ext::invalidation_request> m_pending;
     sc_core::sc_event m_new_request;
 };
 
 struct bench_config {
+    /// Prefix of every module and signal name, so that several benches can share a simulation.
+    std::string name;
     smmu_params params{};
     std::vector<tbu_params> tbus{tbu_params{}};
     std::uint64_t memory_base = 0;
@@ -166,7 +201,37 @@ inline constexpr std::uint64_t s2_ro = 1ull << 6;       ///< S2AP=01
 inline constexpr std::uint64_t s2_normal = 0xfull << 2; ///< MemAttr Normal WB
 /// A stage-1 page readable and writable by anyone, non-global.
 inline constexpr std::uint64_t s1_page_rw = pte_af | pte_ng | pte_ish | s1_rw;
+inline constexpr std::uint64_t s1_page_ro = pte_af | pte_ng | pte_ish | s1_ro;
 inline constexpr std::uint64_t s2_page_rw = pte_af | pte_ish | s2_rw | s2_normal;
+inline constexpr std::uint64_t s2_page_ro = pte_af | pte_ish | s2_ro | s2_normal;
+
+// Structures as a Linux-like driver programs them (4 KiB granule, 48-bit spaces, walks
+// starting at level 0), for tests to adjust field by field.
+/// A valid AArch64 CD: T0SZ = 16, TTB1 disabled, IPS = 48 bits, A = R = 1.
+arch::cd make_s1_cd(std::uint64_t ttb0, std::uint16_t asid);
+/// A valid STE translating stage 1 only through the CD (or CD table) at `cd`.
+arch::ste make_s1_ste(std::uint64_t cd, std::uint16_t vmid = 0);
+/// A valid STE translating stage 2 only: S2T0SZ = 16, S2SL0 = 2 (level 0), S2PS = 48 bits,
+/// S2R = 1.
+arch::ste make_s2_ste(std::uint64_t s2ttb, std::uint16_t vmid);
+/// Both stages (the CD pointer is an IPA).
+arch::ste make_nested_ste(std::uint64_t cd, std::uint64_t s2ttb, std::uint16_t vmid);
+/// A valid STE with Config = bypass.
+arch::ste make_bypass_ste();
+
+/// An expected event record: `id` and StreamID, every other field 0 (tests set the rest).
+inline arch::event_record event(arch::event_id id, std::uint32_t sid) {
+    arch::event_record e;
+    e.id = id;
+    e.sid = sid;
+    return e;
+}
+
+/// A stage-1 stream: its CD and its (empty) page tables; the STE is written at `sid`.
+struct s1_stream {
+    table_writer::page_table pt;
+    std::uint64_t cd;
+};
 
 class bench {
 public:
@@ -185,6 +250,9 @@ public:
     /// is left to do. Returns false if the scenario did not finish (it waited
     /// for something that never happened).
     bool run(std::function<void()> scenario);
+    /// Several benches in one simulation: each scenario in its bench's thread, all started at
+    /// time 0. Returns true if every scenario finished.
+    static bool run_together(const std::vector<std::pair<bench*, std::function<void()>>>& runs);
 
     // Register access by offset (from a scenario thread).
     std::uint32_t reg_read32(std::uint64_t offset) {
@@ -208,6 +276,8 @@ public:
         unsigned cmdq_log2 = 8;
         std::uint64_t eventq = 0;
         unsigned eventq_log2 = 7;
+        /// SMMU_STRTAB_BASE_CFG to program; 0: linear with strtab_log2 StreamIDs.
+        std::uint32_t strtab_base_cfg = 0;
     };
     /// Allocates tables and queues (call before run()).
     layout prepare(unsigned strtab_log2 = 8, unsigned cmdq_log2 = 8, unsigned eventq_log2 = 7);
@@ -215,17 +285,30 @@ public:
     void enable(const layout& l, bool atschk = false);
     /// Writes commands at CMDQ_PROD and advances it; does not wait.
     void submit(const layout& l, const std::vector<arch::command>& cmds);
+    /// The same with raw 128-bit commands (illegal ones included).
+    void submit_raw(const layout& l, const std::vector<arch::command_words>& cmds);
+    /// The command queue slot CMDQ_PROD will use next.
+    std::uint64_t next_command_slot(const layout& l) const;
+    /// The software copy of CMDQ_PROD (wrap:index).
+    std::uint32_t cmdq_prod() const { return m_cmdq_prod; }
+    /// Polls CMDQ_CONS every 50 ns until it equals CMDQ_PROD or an error is reported;
+    /// returns CMDQ_CONS.ERR.
+    arch::cmdq_error wait_for_commands(const layout& l);
     /// submit() + a CMD_SYNC (CS=NONE), then polls CMDQ_CONS until it has
     /// passed the SYNC or an error is reported; returns CMDQ_CONS.ERR.
     arch::cmdq_error submit_and_sync(const layout& l, const std::vector<arch::command>& cmds);
     /// Event records currently between EVENTQ_CONS and EVENTQ_PROD (consumes them).
     std::vector<arch::event_record> drain_events(const layout& l);
 
+    /// Writes a stage-1 stream for `sid` (make_s1_cd / make_s1_ste) with fresh page tables.
+    s1_stream add_s1_stream(const layout& l, std::uint32_t sid, std::uint16_t asid,
+                            std::uint16_t vmid = 0);
+
     // Signals bound to the SMMU's interrupt outputs.
-    sc_core::sc_signal<bool> irq_eventq{"irq_eventq_sig"};
-    sc_core::sc_signal<bool> irq_gerror{"irq_gerror_sig"};
-    sc_core::sc_signal<bool> irq_cmd_sync{"irq_cmd_sync_sig"};
-    sc_core::sc_signal<bool> sev{"sev_sig"};
+    sc_core::sc_signal<bool> irq_eventq;
+    sc_core::sc_signal<bool> irq_gerror;
+    sc_core::sc_signal<bool> irq_cmd_sync;
+    sc_core::sc_signal<bool> sev;
 
 private:
     class router; // routes CPU MMIO to the SMMU's registers or to memory
@@ -245,3 +328,8 @@ private:
 };
 
 } // namespace smmu::test
+
+namespace smmu::arch {
+/// GoogleTest printer: every field of an event record.
+void PrintTo(const event_record& e, std::ostream* os);
+} // namespace smmu::arch

@@ -899,6 +899,20 @@ TEST_F(engine_faults, nested_stage2_fault_on_the_cd_fetch_is_class_cd) {
     EXPECT_EQ(mem.count(mem_purpose::cd), 0u);
 }
 
+TEST_F(engine_faults, nested_stage2_fault_on_the_cd_fetch_records_the_transaction) {
+    // InputAddr, RnW, PnU and InD are the transaction's, not those of the CD read.
+    put_ste(3, nested_ste());
+    put_cd(k_cd_table, s1_cd());
+    const auto r = run(k_va + 0x30, 3, k_write);
+    ASSERT_TRUE(r.event);
+    EXPECT_EQ(r.event->cls, fault_class::cd);
+    EXPECT_EQ(r.event->ipa, 0x40000u);
+    EXPECT_EQ(r.event->input_addr, 0x40001030u);
+    EXPECT_FALSE(r.event->rnw);
+    EXPECT_FALSE(r.event->pnu);
+    EXPECT_FALSE(r.event->ind);
+}
+
 TEST_F(engine_faults, cd_r_0_does_not_record) {
     arch::cd c = s1_cd();
     c.r = false;
