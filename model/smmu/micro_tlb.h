@@ -50,12 +50,19 @@ private:
         return (std::uint64_t{sid} << 21) |
                (ssid ? (std::uint64_t{1} << 20) | (*ssid & 0xfffffu) : 0);
     }
+    const entry* hit(std::size_t i);
     bool matches(std::size_t i, std::uint64_t tag, std::uint64_t addr) const {
         return m_tags[i] == tag && ((addr ^ m_entries[i].base) >> m_entries[i].size_log2) == 0;
     }
 
-    // Tags apart from the entries, so the scan of a miss touches one small array.
+    /// Page number of a 4 KiB entry; larger entries get this, which no address has.
+    static constexpr std::uint64_t not_a_page = ~std::uint64_t{0};
+
+    // Tags and page numbers apart from the entries, so the scan of a miss touches two small
+    // arrays with two compares per entry; only larger entries (blocks) need the general check.
     std::vector<std::uint64_t> m_tags;
+    std::vector<std::uint64_t> m_pages;
+    std::size_t m_large = 0;      ///< valid entries larger than 4 KiB
     std::vector<entry> m_entries; ///< m_used valid entries at the front
     std::size_t m_used = 0;
     std::size_t m_next_victim = 0;

@@ -42,6 +42,7 @@ smmuv3::smmuv3(const sc_core::sc_module_name& name, const smmu_params& params,
     , irq_cmd_sync("irq_cmd_sync")
     , sev("sev")
     , m_params(params)
+    , m_ps_per_tick(ps_per_tick())
     , m_memory(*this)
     , m_regs(m_params)
     , m_engine(m_params, m_memory)
@@ -102,14 +103,24 @@ void smmuv3::refresh_config() {
     m_config.strtab = m_regs.strtab();
 }
 
+std::uint64_t smmuv3::ps_per_tick() {
+    // Integer conversions on the hot path when the time resolution is a whole number of
+    // picoseconds (SystemC's default is 1 ps); 0 selects the exact-enough double path.
+    const double ps = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
+    return ps >= 1.0 ? static_cast<std::uint64_t>(std::llround(ps)) : 0;
+}
+
 time_ps smmuv3::now_ps(const sc_time& delay) const {
-    // Exact below 2^53 ps (about 2.5 hours of simulated time), whatever the time resolution.
-    return static_cast<time_ps>(
-        std::llround((sc_core::sc_time_stamp() + delay).to_seconds() * 1e12));
+    const sc_time t = sc_core::sc_time_stamp() + delay;
+    if (m_ps_per_tick != 0)
+        return t.value() * m_ps_per_tick;
+    return static_cast<time_ps>(std::llround(t.to_seconds() * 1e12));
 }
 
 sc_time smmuv3::delay_until(time_ps t) const {
-    const sc_time at(static_cast<double>(t), SC_PS);
+    const sc_time at = m_ps_per_tick != 0
+                           ? sc_time::from_value((t + m_ps_per_tick / 2) / m_ps_per_tick)
+                           : sc_time(static_cast<double>(t), SC_PS);
     const sc_time now = sc_core::sc_time_stamp();
     return at > now ? at - now : sc_core::SC_ZERO_TIME;
 }
@@ -165,7 +176,21 @@ unsigned smmuv3::reg_transport_dbg(tlm::tlm_generic_payload& trans) {
 
 bool smmuv3::walker_memory::access(tlm::tlm_command cmd, arch::phys_addr pa, unsigned char* data,
                                    unsigned len, time_ps& now, bool debug) {
-    tlm::tlm_generic_payload gp;
+    // One payload serves every access (constructing one allocates); a second, local one is
+    // used only if a downstream target waits and another process walks meanwhile.
+    if (m_busy) {
+        tlm::tlm_generic_payload local;
+        return transfer(local, cmd, pa, data, len, now, debug);
+    }
+    m_busy = true;
+    const bool ok = transfer(m_payload, cmd, pa, data, len, now, debug);
+    m_busy = false;
+    return ok;
+}
+
+bool smmuv3::walker_memory::transfer(tlm::tlm_generic_payload& gp, tlm::tlm_command cmd,
+                                     arch::phys_addr pa, unsigned char* data, unsigned len,
+                                     time_ps& now, bool debug) {
     gp.set_command(cmd);
     gp.set_address(pa);
     gp.set_data_ptr(data);

@@ -159,7 +159,11 @@ private:
     private:
         bool access(tlm::tlm_command cmd, arch::phys_addr pa, unsigned char* data, unsigned len,
                     timing::time_ps& now, bool debug);
+        bool transfer(tlm::tlm_generic_payload& gp, tlm::tlm_command cmd, arch::phys_addr pa,
+                      unsigned char* data, unsigned len, timing::time_ps& now, bool debug);
         smmuv3& m_owner;
+        tlm::tlm_generic_payload m_payload;
+        bool m_busy = false;
     };
 
     // Programming interface.
@@ -221,10 +225,12 @@ private:
     void invalidate_upstream_dmi();
     void downstream_invalidate_dmi(sc_dt::uint64 start, sc_dt::uint64 end);
 
+    static std::uint64_t ps_per_tick();
     timing::time_ps now_ps(const sc_core::sc_time& delay) const;
     sc_core::sc_time delay_until(timing::time_ps t) const;
 
     smmu_params m_params;
+    std::uint64_t m_ps_per_tick;
     walker_memory m_memory;
     register_file m_regs;
     translation_engine m_engine;

@@ -61,6 +61,22 @@ TEST(micro_tlb, round_robin_replacement_and_flush) {
     EXPECT_EQ(t.stats().flushes, 1u);
 }
 
+TEST(micro_tlb, pages_and_blocks_coexist_and_evict_each_other) {
+    micro_tlb t(2);
+    t.insert(page(1, std::nullopt, 0x40000000, 0x80000000, 21)); // 2 MiB block
+    t.insert(page(1, std::nullopt, 0x1000, 0xa000));             // 4 KiB page
+    EXPECT_NE(t.lookup(1, std::nullopt, 0x40100000), nullptr);
+    EXPECT_NE(t.lookup(1, std::nullopt, 0x1800), nullptr);
+    EXPECT_EQ(t.lookup(2, std::nullopt, 0x40100000), nullptr) << "other stream, same block";
+    t.insert(page(1, std::nullopt, 0x2000, 0xb000)); // evicts the block (oldest)
+    EXPECT_EQ(t.lookup(1, std::nullopt, 0x40100000), nullptr);
+    EXPECT_NE(t.lookup(1, std::nullopt, 0x1000), nullptr);
+    EXPECT_NE(t.lookup(1, std::nullopt, 0x2fff), nullptr);
+    t.insert(page(1, 4, 0x40000000, 0x80000000, 30)); // 1 GiB, with a SubstreamID
+    EXPECT_NE(t.lookup(1, 4, 0x7fffffff), nullptr);
+    EXPECT_EQ(t.lookup(1, std::nullopt, 0x7fffffff), nullptr);
+}
+
 TEST(micro_tlb, zero_entries_is_a_configuration_error) {
     EXPECT_THROW(micro_tlb(0), std::invalid_argument);
 }
