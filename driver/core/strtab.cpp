@@ -671,6 +671,14 @@ entry_write_result cd_table::clear_cd(arch::substream_id ssid) {
     return write_entry(m_platform, *pa, words{}, cd_used_bits, the_cd_masks().valid[0], sync);
 }
 
+smmu_status cd_table::prepare_cd(arch::substream_id ssid) {
+    if (!allocated())
+        return smmu_status::not_ready;
+    if ((std::uint64_t{ssid} >> m_log2_cds) != 0)
+        return smmu_status::bad_input;
+    return ensure_l2(ssid);
+}
+
 unsigned cd_table::l2_tables() const {
     return static_cast<unsigned>(
         std::count_if(m_l2.begin(), m_l2.end(), [](std::uint64_t pa) { return pa != 0; }));

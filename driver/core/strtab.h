@@ -182,6 +182,11 @@ public:
     entry_write_result write_cd(arch::substream_id ssid, const arch::cd& target);
     /// Writes an invalid CD (nothing to do when its level-2 table is absent).
     entry_write_result clear_cd(arch::substream_id ssid);
+    /// Allocates and installs the level-2 table holding `ssid`'s CD (if any is
+    /// needed), so that a later write_cd cannot fail for memory: the attach path
+    /// does this before it publishes anything (linux-invs.md §3.6 prepare).
+    /// not_ready before allocate, bad_input beyond the table, no_memory.
+    smmu_status prepare_cd(arch::substream_id ssid);
 
     unsigned l2_tables() const;
 
