@@ -356,7 +356,7 @@ void tbu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     tlm::tlm_response_status status = tlm::TLM_OK_RESPONSE;
     do {
         req.address = view.address + done;
-        const translation_result r = m_owner.translate(*this, req, now);
+        const smmuv3::tbu_answer r = m_owner.translate_access(*this, req, now);
         if (r.response != translation_response::ok && r.response != translation_response::raz_wi) {
             status = to_tlm(r.response);
             break;
@@ -462,25 +462,30 @@ bool tbu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi)
 
 // ---------------------------------------------------------------- translation
 
+smmuv3::tbu_answer smmuv3::translate_access(tbu& port, const translation_request& req,
+                                            time_ps& now) {
+    // The hit path builds no translation_result: it is large, and a micro-TLB hit is the
+    // most frequent thing the SMMU does.
+    if (req.kind == request_kind::untranslated && m_config.smmuen) {
+        const time_ps start = now;
+        const micro_tlb::entry* hit = port.m_utlb.lookup(req.sid, req.ssid, req.address);
+        if (hit != nullptr && hit->perms.allows(req.access)) {
+            now += m_params.cycles(m_params.utlb_lookup_cycles);
+            ++m_counters.translations;
+            ++m_counters.utlb_hits;
+            m_translation_latency.record(now - start);
+            return {translation_response::ok, hit->output + (req.address - hit->base),
+                    hit->size_log2};
+        }
+        // A miss, or a permission miss: the TCU decides (and reports any fault).
+    }
+    const translation_result r = translate(port, req, now);
+    return {r.response, r.output_address, r.size_log2};
+}
+
 translation_result smmuv3::translate(tbu& port, const translation_request& req, time_ps& now) {
     const time_ps start = now;
     now += m_params.cycles(m_params.utlb_lookup_cycles);
-    if (!req.debug && req.kind == request_kind::untranslated && m_config.smmuen) {
-        if (const micro_tlb::entry* hit = port.m_utlb.lookup(req.sid, req.ssid, req.address)) {
-            if (hit->perms.allows(req.access)) {
-                ++m_counters.translations;
-                ++m_counters.utlb_hits;
-                m_translation_latency.record(now - start);
-                translation_result r;
-                r.response = translation_response::ok;
-                r.output_address = hit->output + (req.address - hit->base);
-                r.size_log2 = hit->size_log2;
-                r.permissions = hit->perms;
-                return r;
-            }
-            // A permission miss goes to the TCU, which reports the fault.
-        }
-    }
     if (req.debug) {
         time_ps t = now;
         return m_engine.translate(req, m_config, t);

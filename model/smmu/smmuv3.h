@@ -173,6 +173,15 @@ private:
     void refresh_config();
 
     // Translation (called by TBUs).
+    /// What a TBU needs to forward an access.
+    struct tbu_answer {
+        translation_response response;
+        arch::phys_addr output_address;
+        unsigned size_log2;
+    };
+    /// A device access: the micro-TLB, else translate().
+    tbu_answer translate_access(tbu& port, const translation_request& req, timing::time_ps& now);
+    /// Through the TCU (micro-TLB lookup time included); debug requests have no side effects.
     translation_result translate(tbu& port, const translation_request& req, timing::time_ps& now);
 
     // ATS.

@@ -1,6 +1,7 @@
 #include "model/smmu/translation_engine.h"
 
 #include <algorithm>
+#include <array>
 
 #include "model/arch/bits.h"
 #include "model/arch/stream_table.h"
@@ -92,6 +93,44 @@ arch::access_kind override_access(arch::access_kind a, const arch::ste& s,
 constexpr std::uint32_t pack_perms(const arch::permission_set& s1, const arch::permission_set& s2) {
     return s1.pack() | (s2.pack() << 8);
 }
+constexpr std::uint32_t s1_bits(std::uint32_t packed) {
+    return packed & 0x3fu;
+}
+constexpr std::uint32_t s2_bits(std::uint32_t packed) {
+    return (packed >> 8) & 0x3fu;
+}
+/// permission_set::allows() on a permission_set::pack() value: one bit per access kind.
+constexpr bool bits_allow(std::uint32_t bits, const arch::access_kind& a) {
+    const unsigned base = a.privileged ? 0u : 3u;
+    const unsigned bit = base + (a.write ? 1u : a.instruction ? 2u : 0u);
+    return ((bits >> bit) & 1u) != 0;
+}
+/// permission_set::unpack() of every six-bit value, for the hot path.
+constexpr std::array<arch::permission_set, 64> make_unpacked() {
+    std::array<arch::permission_set, 64> t{};
+    for (std::uint32_t bits = 0; bits < 64; ++bits)
+        t[bits] = arch::permission_set::unpack(bits);
+    return t;
+}
+constexpr std::array<arch::permission_set, 64> k_unpacked = make_unpacked();
+
+/// The permissions both stages grant.
+arch::permission_set combined_perms(std::uint32_t packed) {
+    return k_unpacked[s1_bits(packed) & s2_bits(packed)];
+}
+
+constexpr bool bits_allow_matches_permission_set() {
+    for (std::uint32_t bits = 0; bits < 64; ++bits) {
+        for (unsigned k = 0; k < 8; ++k) {
+            const arch::access_kind a{(k & 1u) != 0, (k & 2u) != 0, (k & 4u) != 0};
+            if (bits_allow(bits, a) != arch::permission_set::unpack(bits).allows(a))
+                return false;
+        }
+    }
+    return true;
+}
+static_assert(bits_allow_matches_permission_set());
+
 constexpr std::uint32_t pack_levels(int s1, int s2) {
     return static_cast<std::uint32_t>(s1 + 1) | (static_cast<std::uint32_t>(s2 + 1) << 4);
 }
@@ -132,14 +171,18 @@ struct translation_engine::job {
     time_ps slot_arrival = 0;
     time_ps slot_start = 0;
 
-    // Configuration.
-    cached_ste ste;
-    cached_cd cd;
+    // Configuration: a configuration-cache entry (a hit) or the copy below (a fetch, or
+    // a hit once the job reads memory: see own_config()).
+    const cached_ste* ste = nullptr;
+    const cached_cd* cd = nullptr;
+    std::optional<cached_ste> ste_copy;
+    std::optional<cached_cd> cd_copy;
     arch::stream_world world = arch::stream_world::ns_el1;
     bool s1 = false;    ///< stage 1 translates (the CD is valid)
     bool s2 = false;    ///< stage 2 translates
     bool split = false; ///< split-stage ATS: stop at the IPA
     arch::tlb_context tlb_ctx;
+    // Walk-cache tags, set before a walk (walk_contexts(), s2_walk_context()).
     arch::walk_context s1_walk_ctx;
     arch::walk_context s2_walk_ctx;
     std::optional<arch::event_record> config_event;
@@ -152,11 +195,30 @@ struct translation_engine::job {
     phys_addr output_base = 0;
     std::uint64_t ipa_base = 0; ///< IPA of input_base (nested and stage-2 mappings)
     unsigned size_log2 = 12;
-    arch::permission_set s1_perms;
-    arch::permission_set s2_perms;
+    std::uint32_t perms = 0; ///< pack_perms(stage 1, stage 2)
     int s1_level = 3;
     int s2_level = 3;
     bool global = false;
+
+    /// The mapping's permissions of both stages allow the access.
+    bool access_allowed() const {
+        return bits_allow(s1_bits(perms), access) && bits_allow(s2_bits(perms), access);
+    }
+
+    void charge_lookup(std::uint32_t cycles, time_ps time) {
+        cost.lookup_cycles += cycles;
+        now += time;
+    }
+
+    /// Copies the STE and CD out of the configuration cache, before the job's first memory
+    /// access: a downstream target may wait there, and another process may then insert
+    /// into or invalidate the cache entries that this job still uses.
+    void own_config() {
+        if (ste != nullptr && !ste_copy)
+            ste = &ste_copy.emplace(*ste);
+        if (cd != nullptr && !cd_copy)
+            cd = &cd_copy.emplace(*cd);
+    }
 
     arch::stream_ref stream() const {
         return ssid ? arch::stream_ref(sid, *ssid) : arch::stream_ref(sid);
@@ -187,7 +249,7 @@ public:
 
     std::optional<arch::walk_resume> find(arch::stage st, std::uint64_t input,
                                           arch::granule g) override {
-        m_e.charge_lookup(m_j, m_e.m_params.walk_cache_lookup_cycles);
+        m_j.charge_lookup(m_e.m_params.walk_cache_lookup_cycles, m_e.m_walk_cache_lookup_time);
         arch::walk_context ctx = st == arch::stage::one ? m_j.s1_walk_ctx : m_j.s2_walk_ctx;
         ctx.gran = g;
         const arch::walk_entry* hit =
@@ -226,7 +288,10 @@ translation_engine::translation_engine(const smmu_params& params, smmu_memory& m
     , m_walks(geometry(params.walk_cache, params.random_seed + 1))
     , m_config(geometry(params.ste_cache, params.random_seed + 2),
                geometry(params.cd_cache, params.random_seed + 3))
-    , m_walk_slots(params.tcu_walk_slots) {}
+    , m_walk_slots(params.tcu_walk_slots)
+    , m_config_lookup_time(params.cycles(params.config_lookup_cycles))
+    , m_tlb_lookup_time(params.cycles(params.main_tlb_lookup_cycles))
+    , m_walk_cache_lookup_time(params.cycles(params.walk_cache_lookup_cycles)) {}
 
 translation_engine::~translation_engine() = default;
 
@@ -259,7 +324,8 @@ translation_result translation_engine::translate(const translation_request& req,
 
     translation_result r =
         req.kind == request_kind::translated ? run_translated(j) : run_translate(j);
-    end_job(j);
+    if (j.slot_held)
+        end_job(j);
     r.cost = j.cost;
     if (!j.debug) {
         ++m_stats.translations;
@@ -278,7 +344,8 @@ ats_result translation_engine::translate_ats(const ats_request& req, const smmu_
     // Read is implied; without a PASID the request is data and unprivileged (§7.2).
     j.access = arch::access_kind{false, false, req.ssid.has_value() && req.priv};
     ats_result r = run_ats(j, req);
-    end_job(j);
+    if (j.slot_held)
+        end_job(j);
     r.cost = j.cost;
     ++m_stats.ats_requests;
     ++m_stats.ats_completions[static_cast<std::size_t>(r.status)];
@@ -298,7 +365,7 @@ translation_result translation_engine::run_translate(job& j) {
     stop s = resolve_ste(j);
     if (s != stop::none)
         return config_stop_result(j, s, false);
-    j.access = override_access(j.access, j.ste.ste, f);
+    j.access = override_access(j.access, j.ste->ste, f);
     s = resolve_stages(j);
     if (s != stop::none)
         return config_stop_result(j, s, false);
@@ -315,8 +382,8 @@ translation_result translation_engine::run_translate(job& j) {
     }
     if (!find_mapping(j, true))
         return fault_result(j, *j.fault);
-    if (const auto fault = check_access(j))
-        return fault_result(j, *fault);
+    if (!j.access_allowed())
+        return fault_result(j, permission_fault(j));
     return finish_translation(j);
 }
 
@@ -342,7 +409,7 @@ translation_result translation_engine::run_translated(job& j) {
     const stop s = resolve_ste(j);
     if (s != stop::none)
         return config_stop_result(j, s, true);
-    const arch::ste& ste = j.ste.ste;
+    const arch::ste& ste = j.ste->ste;
     const arch::ste_eats eats = arch::effective_eats(ste, f, {j.cfg.atschk, j.cfg.e2h});
     if (ste.config == arch::ste_config::bypass || eats == arch::ste_eats::abort)
         return forbidden();
@@ -355,8 +422,8 @@ translation_result translation_engine::run_translated(job& j) {
     prepare_contexts(j);
     if (!find_mapping(j, true))
         return fault_result(j, *j.fault);
-    if (const auto fault = check_access(j))
-        return fault_result(j, *fault);
+    if (!j.access_allowed())
+        return fault_result(j, permission_fault(j));
     return finish_translation(j);
 }
 
@@ -412,7 +479,7 @@ ats_result translation_engine::run_ats(job& j, const ats_request& req) {
     case stop::none:
         break;
     }
-    const arch::ste& ste = j.ste.ste;
+    const arch::ste& ste = j.ste->ste;
     const arch::ste_eats eats = arch::effective_eats(ste, f, {j.cfg.atschk, j.cfg.e2h});
     if (ste.config == arch::ste_config::bypass || eats == arch::ste_eats::abort)
         return unsupported(true);
@@ -441,7 +508,7 @@ ats_result translation_engine::ats_from_mapping(job& j, const ats_request& req) 
     ats_result r;
     const bool pasid = j.ssid.has_value();
     const bool priv = pasid && req.priv;
-    const arch::permission_set perms = j.s1_perms & j.s2_perms;
+    const arch::permission_set perms = combined_perms(j.perms);
     if (!perms.allows(j.access) && !j.debug)
         ++m_stats.faults[static_cast<std::size_t>(arch::event_id::f_permission)];
     r.status = ats_status::success;
@@ -467,20 +534,22 @@ translation_engine::stop translation_engine::resolve_ste(job& j) {
         j.bad_stream_id = true;
         return stop::config_error;
     }
-    charge_lookup(j, m_params.config_lookup_cycles);
+    j.charge_lookup(m_params.config_lookup_cycles, m_config_lookup_time);
     const cached_ste* hit = j.debug ? m_config.peek_ste(j.sid) : m_config.lookup_ste(j.sid);
     if (!j.debug)
         count_lookup(m_stats.ste_cache, hit);
     if (hit != nullptr) {
-        j.ste = *hit;
+        j.ste = hit;
     } else {
-        const stop s = fetch_ste(j, j.ste);
+        cached_ste& fetched = j.ste_copy.emplace();
+        j.ste = &fetched;
+        const stop s = fetch_ste(j, fetched);
         if (s != stop::none)
             return s;
         if (!j.debug)
-            m_config.insert_ste(j.sid, j.ste);
+            m_config.insert_ste(j.sid, fetched);
     }
-    if (!arch::config_allows_traffic(j.ste.ste.config))
+    if (!arch::config_allows_traffic(j.ste->ste.config))
         return stop::config_abort;
     return stop::none;
 }
@@ -528,14 +597,10 @@ translation_engine::stop translation_engine::fetch_ste(job& j, cached_ste& out) 
 
 translation_engine::stop translation_engine::resolve_stages(job& j) {
     const arch::feature_set& f = m_params.features;
-    const arch::ste& s = j.ste.ste;
+    const arch::ste& s = j.ste->ste;
     j.world = arch::ste_stream_world(s, f, {j.cfg.atschk, j.cfg.e2h});
     j.s2 = arch::config_stage2_enabled(s.config);
     j.s1 = false;
-    j.s2_walk_ctx = arch::walk_context{};
-    j.s2_walk_ctx.kind = arch::tlb_kind::stage2;
-    if (f.s2p)
-        j.s2_walk_ctx.vmid = s.s2_vmid;
     const auto bad_substream = [&] {
         j.config_event = arch::make_bad_substreamid(j.sid, j.ssid.value_or(0));
         return stop::config_error;
@@ -573,18 +638,21 @@ translation_engine::stop translation_engine::resolve_stages(job& j) {
         return disabled();
 
     const arch::substream_id key = j.ssid.value_or(0);
-    charge_lookup(j, m_params.config_lookup_cycles);
+    j.charge_lookup(m_params.config_lookup_cycles, m_config_lookup_time);
     const cached_cd* hit = j.debug ? m_config.peek_cd(j.sid, key) : m_config.lookup_cd(j.sid, key);
     if (!j.debug)
         count_lookup(m_stats.cd_cache, hit);
     if (hit != nullptr) {
-        j.cd = *hit;
+        j.cd = hit;
     } else {
-        const stop st = fetch_cd(j, j.cd);
+        j.own_config(); // before fetch_cd's memory reads
+        cached_cd& fetched = j.cd_copy.emplace();
+        j.cd = &fetched;
+        const stop st = fetch_cd(j, fetched);
         if (st != stop::none)
             return st;
         if (!j.debug)
-            m_config.insert_cd(j.sid, key, j.cd);
+            m_config.insert_cd(j.sid, key, fetched);
     }
     j.s1 = true;
     prepare_contexts(j);
@@ -596,11 +664,12 @@ bool translation_engine::read_cd_structure(job& j, phys_addr address, void* dst,
     pa = address;
     if (j.s2) {
         // Nested: S1ContextPtr and L1CD.L2Ptr are IPAs (reference §4.5).
+        s2_walk_context(j);
         walk_port port(*this, j);
         arch::walk_request w;
         w.input_address = address;
         w.access = arch::access_kind{false, false, true};
-        w.s2 = &j.ste.s2;
+        w.s2 = &j.ste->s2;
         w.purpose = arch::walk_purpose::cd_fetch;
         w.oas_bits = m_params.features.oas_bits;
         w.observer = &port;
@@ -624,7 +693,7 @@ bool translation_engine::read_cd_structure(job& j, phys_addr address, void* dst,
 
 translation_engine::stop translation_engine::fetch_cd(job& j, cached_cd& out) {
     const arch::feature_set& f = m_params.features;
-    const arch::ste& s = j.ste.ste;
+    const arch::ste& s = j.ste->ste;
     const arch::cd_table_config table = arch::make_cd_table_config(s, f);
     const auto bad_substream = [&] {
         j.config_event = arch::make_bad_substreamid(j.sid, j.ssid.value_or(0));
@@ -667,32 +736,39 @@ translation_engine::stop translation_engine::fetch_cd(job& j, cached_cd& out) {
     return stop::none;
 }
 
-void translation_engine::prepare_contexts(job& j) {
-    const arch::feature_set& f = m_params.features;
-    const arch::ste& s = j.ste.ste;
+inline void translation_engine::prepare_contexts(job& j) {
     const arch::tlb_regime regime = regime_of(j.world);
-    std::optional<arch::vmid_t> vmid;
-    if (regime == arch::tlb_regime::ns_el1 && f.s2p)
-        vmid = s.s2_vmid;
     arch::tlb_context& t = j.tlb_ctx;
     t.regime = regime;
     t.kind =
         j.s1 ? (j.s2 ? arch::tlb_kind::nested : arch::tlb_kind::stage1) : arch::tlb_kind::stage2;
-    t.vmid = vmid;
-    t.asid = j.s1 ? j.cd.s1.asid : 0;
+    if (regime == arch::tlb_regime::ns_el1 && m_params.features.s2p)
+        t.vmid = j.ste->ste.s2_vmid;
+    else
+        t.vmid.reset();
+    t.asid = j.s1 ? j.cd->s1.asid : 0;
+}
+
+void translation_engine::walk_contexts(job& j) {
+    const arch::tlb_context& t = j.tlb_ctx;
     j.s1_walk_ctx =
-        arch::walk_context{regime, j.s2 ? arch::tlb_kind::nested : arch::tlb_kind::stage1, vmid,
+        arch::walk_context{t.regime, j.s2 ? arch::tlb_kind::nested : arch::tlb_kind::stage1, t.vmid,
                            t.asid, arch::granule::size_4k};
+    s2_walk_context(j);
+}
+
+void translation_engine::s2_walk_context(job& j) {
     j.s2_walk_ctx = arch::walk_context{
         arch::tlb_regime::ns_el1, arch::tlb_kind::stage2,
-        f.s2p ? std::optional<arch::vmid_t>{s.s2_vmid} : std::nullopt, 0, arch::granule::size_4k};
+        m_params.features.s2p ? std::optional<arch::vmid_t>{j.ste->ste.s2_vmid} : std::nullopt, 0,
+        arch::granule::size_4k};
 }
 
 // ------------------------------------------------------------------ translation
 
 bool translation_engine::find_mapping(job& j, bool fill_tlb) {
-    j.lookup_address = j.s1 ? canonical_va(j.cd.s1, j.address) : j.address;
-    charge_lookup(j, m_params.main_tlb_lookup_cycles);
+    j.lookup_address = j.s1 ? canonical_va(j.cd->s1, j.address) : j.address;
+    j.charge_lookup(m_params.main_tlb_lookup_cycles, m_tlb_lookup_time);
     const arch::tlb_entry* hit = j.debug ? m_tlb.peek(j.tlb_ctx, j.lookup_address)
                                          : m_tlb.lookup(j.tlb_ctx, j.lookup_address);
     if (!j.debug)
@@ -702,8 +778,7 @@ bool translation_engine::find_mapping(job& j, bool fill_tlb) {
     j.input_base = hit->input;
     j.output_base = hit->output;
     j.size_log2 = hit->size_log2;
-    j.s1_perms = arch::permission_set::unpack(hit->perms & 0x3fu);
-    j.s2_perms = arch::permission_set::unpack((hit->perms >> 8) & 0x3fu);
+    j.perms = hit->perms & 0x3f3fu;
     j.s1_level = static_cast<int>(hit->attrs & 0xfu) - 1;
     j.s2_level = static_cast<int>((hit->attrs >> 4) & 0xfu) - 1;
     j.global = hit->global;
@@ -721,20 +796,22 @@ bool translation_engine::find_mapping(job& j, bool fill_tlb) {
     if (j.split) {
         // Split-stage ATS returns the IPA with the stage-1 permissions.
         j.output_base = j.ipa_base;
-        j.s2_perms = arch::permission_set::all();
+        j.perms = s1_bits(j.perms) | (arch::permission_set::all().pack() << 8);
     }
     return true;
 }
 
 bool translation_engine::walk_mapping(job& j, bool fill_tlb) {
     const arch::feature_set& f = m_params.features;
+    j.own_config(); // the walker holds pointers to them across memory reads
+    walk_contexts(j);
     begin_memory_phase(j);
     walk_port port(*this, j);
     arch::walk_request w;
     w.input_address = j.address;
     w.access = j.access;
-    w.s1 = j.s1 ? &j.cd.s1 : nullptr;
-    w.s2 = j.s2 ? &j.ste.s2 : nullptr;
+    w.s1 = j.s1 ? &j.cd->s1 : nullptr;
+    w.s2 = j.s2 ? &j.ste->s2 : nullptr;
     w.purpose = j.split ? arch::walk_purpose::stage1_ipa : arch::walk_purpose::transaction;
     w.bypass_ias_bits = f.ias_bits();
     w.oas_bits = f.oas_bits;
@@ -755,8 +832,7 @@ bool translation_engine::walk_mapping(job& j, bool fill_tlb) {
     j.size_log2 = r.size_log2;
     // The mapping is no larger than stage 1's, so its IPAs are contiguous and aligned alike.
     j.ipa_base = arch::align_down(r.ipa, r.size_log2);
-    j.s1_perms = r.s1_perms;
-    j.s2_perms = r.s2_perms;
+    j.perms = pack_perms(r.s1_perms, r.s2_perms);
     j.s1_level = r.s1_level.value_or(3);
     j.s2_level = r.s2_level.value_or(3);
     j.global = r.tag.global;
@@ -769,46 +845,50 @@ bool translation_engine::walk_mapping(job& j, bool fill_tlb) {
         e.level = static_cast<std::int8_t>(j.s1 ? j.s1_level : j.s2_level);
         e.ipa = j.ipa_base;
         e.output = r.output_base;
-        e.perms = pack_perms(r.s1_perms, r.s2_perms);
+        e.perms = j.perms;
         e.attrs = pack_levels(j.s1_level, j.s2_level);
         m_tlb.insert(e);
     }
     return true;
 }
 
-std::optional<arch::walk_fault> translation_engine::check_access(const job& j) const {
+arch::walk_fault translation_engine::permission_fault(const job& j) const {
     arch::walk_fault f;
     f.kind = arch::fault_kind::permission;
     f.cls = arch::fault_class::in;
     f.input_address = j.address;
     f.access = j.access;
-    if (!j.s1_perms.allows(j.access)) {
+    if (!bits_allow(s1_bits(j.perms), j.access)) {
         f.st = arch::stage::one;
         f.level = j.s1_level;
         return f;
     }
-    if (!j.s2_perms.allows(j.access)) {
-        f.st = arch::stage::two;
-        f.level = j.s2_level;
-        f.ipa = j.ipa_base + (j.lookup_address - j.input_base);
-        return f;
-    }
-    return std::nullopt;
+    f.st = arch::stage::two;
+    f.level = j.s2_level;
+    f.ipa = j.ipa_base + (j.lookup_address - j.input_base);
+    return f;
 }
 
 // ------------------------------------------------------------------ results
 
 translation_result translation_engine::finish_translation(job& j) {
-    translation_result r;
-    r.response = translation_response::ok;
-    r.input_base = j.input_base;
-    r.output_base = j.output_base;
-    r.size_log2 = j.size_log2;
-    r.output_address = j.output_base + (j.lookup_address - j.input_base);
-    r.permissions = j.s1_perms & j.s2_perms;
-    r.tag = j.tlb_ctx;
-    r.global = j.global;
-    return r;
+    // Every member given, and the event copied from an empty optional rather than made
+    // from std::nullopt: an optional's payload left uninitialised makes GCC clear the
+    // whole 168-byte result first (rep stos), slower than all the rest of an IOTLB hit's
+    // result (measured: 10 ns against 5 ns for this copy).
+    return translation_result{
+        translation_response::ok,
+        j.output_base + (j.lookup_address - j.input_base),
+        j.input_base,
+        j.output_base,
+        j.size_log2,
+        combined_perms(j.perms),
+        false,
+        j.tlb_ctx,
+        j.global,
+        m_no_event,
+        translation_cost{},
+    };
 }
 
 translation_result translation_engine::bypass_result(job& j) {
@@ -867,10 +947,10 @@ translation_result translation_engine::fault_result(job& j, const arch::walk_fau
     bool record = true;
     if (f.kind != arch::fault_kind::external_abort) {
         if (f.st == arch::stage::one && j.s1) {
-            terminate_raz = !j.cd.cd.a && !j.cd.cd.s;
-            record = j.cd.cd.r || j.cd.cd.s;
+            terminate_raz = !j.cd->cd.a && !j.cd->cd.s;
+            record = j.cd->cd.r || j.cd->cd.s;
         } else if (f.st == arch::stage::two) {
-            record = j.ste.ste.s2_r || j.ste.ste.s2_s;
+            record = j.ste->ste.s2_r || j.ste->ste.s2_s;
         }
     }
     translation_result r;
@@ -908,18 +988,11 @@ void translation_engine::begin_memory_phase(job& j) {
 }
 
 void translation_engine::end_job(job& j) {
-    if (!j.slot_held)
-        return;
     const timing::grant g = m_walk_slots.acquire(j.slot_arrival, j.now - j.slot_start);
     if (g.wait != 0) {
         ++m_stats.walk_slot_waits;
         m_stats.walk_slot_stall = timing::saturating_add(m_stats.walk_slot_stall, g.wait);
     }
-}
-
-void translation_engine::charge_lookup(job& j, std::uint32_t cycles) {
-    j.cost.lookup_cycles += cycles;
-    j.now += m_params.cycles(cycles);
 }
 
 void translation_engine::count_fault(const job& j, arch::event_id id) {

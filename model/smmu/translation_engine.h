@@ -276,11 +276,14 @@ private:
     bool read_cd_structure(job& j, arch::phys_addr address, void* dst, unsigned len,
                            mem_purpose why, arch::phys_addr& pa);
     void prepare_contexts(job& j);
+    void walk_contexts(job& j);
+    void s2_walk_context(job& j);
 
     // Translation.
     bool find_mapping(job& j, bool fill_tlb);
     bool walk_mapping(job& j, bool fill_tlb);
-    std::optional<arch::walk_fault> check_access(const job& j) const;
+    /// The permission fault of an access the mapping does not allow.
+    arch::walk_fault permission_fault(const job& j) const;
 
     // Results.
     translation_result run_translate(job& j);
@@ -296,8 +299,7 @@ private:
     // Memory and time.
     bool read_memory(job& j, arch::phys_addr pa, void* dst, unsigned len, mem_purpose why);
     void begin_memory_phase(job& j);
-    void end_job(job& j);
-    void charge_lookup(job& j, std::uint32_t cycles);
+    void end_job(job& j); ///< releases the walk slot (slot_held only)
     void count_fault(const job& j, arch::event_id id);
     void emit(job& j, std::optional<arch::event_record>& slot, const arch::event_record& e);
 
@@ -310,6 +312,11 @@ private:
     engine_config_cache m_config;
     timing::busy_resource m_walk_slots;
     translation_engine_stats m_stats;
+    // params.cycles() of one lookup of each kind.
+    timing::time_ps m_config_lookup_time;
+    timing::time_ps m_tlb_lookup_time;
+    timing::time_ps m_walk_cache_lookup_time;
+    const std::optional<arch::event_record> m_no_event; ///< see finish_translation()
 };
 
 } // namespace smmu

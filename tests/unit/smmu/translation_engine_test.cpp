@@ -3,8 +3,10 @@
 // event fields and latencies are literal values worked out by hand from the
 // reference (§2-§4, §6-§8) and the default smmu_params (1 GHz clock, lookups of
 // 3/3/4 cycles, 2 cycles per descriptor), with memory answering in 10 cycles.
+#include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -1711,6 +1713,131 @@ TEST_F(engine_stats, counts_events_and_responses) {
     EXPECT_EQ(s.faults[0x10], 1u);
     EXPECT_EQ(s.responses[static_cast<std::size_t>(translation_response::permission_denied)], 1u);
     EXPECT_EQ(s.responses[static_cast<std::size_t>(translation_response::abort)], 1u);
+}
+
+// ------------------------------------------------------------------ cache changes during a job
+
+/// Forwards to a fake_smmu_memory and, once, runs `hook` before the first read for
+/// `when`: what another SystemC process may do while a downstream target waits.
+class hooking_memory : public smmu_memory {
+public:
+    explicit hooking_memory(fake_smmu_memory& inner)
+        : m_inner(inner) {}
+
+    void arm(mem_purpose when, std::function<void()> hook) {
+        m_when = when;
+        m_hook = std::move(hook);
+    }
+    bool fired() const { return m_fired; }
+
+    bool read(phys_addr pa, void* dst, unsigned len, mem_purpose why, time_ps& now,
+              bool debug) override {
+        if (m_hook && why == m_when) {
+            const auto hook = std::move(m_hook);
+            m_hook = nullptr;
+            m_fired = true;
+            hook();
+        }
+        return m_inner.read(pa, dst, len, why, now, debug);
+    }
+    bool write(phys_addr pa, const void* src, unsigned len, mem_purpose why,
+               time_ps& now) override {
+        return m_inner.write(pa, src, len, why, now);
+    }
+
+private:
+    fake_smmu_memory& m_inner;
+    mem_purpose m_when = mem_purpose::ste;
+    std::function<void()> m_hook;
+    bool m_fired = false;
+};
+
+/// One-entry STE and CD caches, so that any other stream's fetch replaces the entry a
+/// translation in progress hit.
+class engine_cache_changes : public engine_fixture {
+protected:
+    engine_cache_changes() {
+        params.ste_cache = cache_shape{1, 1, arch::replacement_policy::lru};
+        params.cd_cache = cache_shape{1, 1, arch::replacement_policy::lru};
+    }
+
+    translation_engine& hooked_engine() {
+        if (!m_hooked)
+            m_hooked = std::make_unique<translation_engine>(params, hooked);
+        return *m_hooked;
+    }
+    translation_result run_hooked(std::uint64_t addr, arch::stream_id sid) {
+        return hooked_engine().translate(make_req(addr, sid), cfg, now);
+    }
+
+    hooking_memory hooked{mem};
+
+private:
+    std::unique_ptr<translation_engine> m_hooked;
+};
+
+constexpr std::uint64_t k_unmapped_va = 0x40011000; // L3 table of k_va, empty entry
+constexpr phys_addr k_other_cd = 0x48000;
+
+TEST_F(engine_cache_changes, walk_keeps_the_cd_it_started_with) {
+    setup_s1(); // CD.A = CD.R = 1
+    arch::ste other = s1_ste();
+    other.s1_context_ptr = k_other_cd;
+    put_ste(4, other);
+    arch::cd quiet = s1_cd(9);
+    quiet.a = false; // a fault would be RAZ/WI
+    quiet.r = false; // and not recorded
+    put_cd(k_other_cd, quiet);
+    ASSERT_EQ(run_hooked(k_va, 1).response, translation_response::ok); // caches SID 1
+
+    hooked.arm(mem_purpose::walk_s1, [&] {
+        EXPECT_EQ(hooked_engine().invalidate(arch::make_cfgi_all(), cfg).effect.total(), 2u);
+        EXPECT_EQ(run_hooked(k_va, 4).response, translation_response::ok); // caches SID 4
+    });
+    const auto r = run_hooked(k_unmapped_va, 1);
+    ASSERT_TRUE(hooked.fired());
+    EXPECT_EQ(r.response, translation_response::abort) << "SID 1's CD.A = 1";
+    ASSERT_TRUE(r.event) << "SID 1's CD.R = 1";
+    EXPECT_EQ(r.event->id, event_id::f_translation);
+    EXPECT_EQ(r.event->sid, 1u);
+    EXPECT_EQ(hooked_engine().stats().ste_cache.hits, 1u);
+    EXPECT_EQ(hooked_engine().stats().cd_cache.hits, 1u);
+}
+
+TEST_F(engine_cache_changes, walk_keeps_the_ste_it_started_with) {
+    setup_s2(); // STE.S2R = 1
+    arch::ste quiet = s2_ste();
+    quiet.s2_r = false;
+    put_ste(5, quiet);
+    ASSERT_EQ(run_hooked(k_va, 2).response, translation_response::ok);
+
+    hooked.arm(mem_purpose::walk_s2, [&] {
+        EXPECT_EQ(run_hooked(k_va + 0x1000, 5).response, translation_response::abort);
+    });
+    const auto r = run_hooked(k_unmapped_va, 2);
+    ASSERT_TRUE(hooked.fired());
+    EXPECT_EQ(r.response, translation_response::abort);
+    ASSERT_TRUE(r.event) << "SID 2's STE.S2R = 1";
+    EXPECT_EQ(r.event->id, event_id::f_translation);
+    EXPECT_EQ(r.event->sid, 2u);
+    EXPECT_EQ(hooked_engine().config().ste_count(), 1u);
+}
+
+TEST_F(engine_cache_changes, cd_fetch_keeps_the_ste_it_started_with) {
+    setup_s1();                                                          // STE.S2VMID = 0
+    arch::ste other = with_s2(base_ste(arch::ste_config::s2_translate)); // S2VMID = 7
+    put_ste(6, other);
+    ASSERT_EQ(run_hooked(k_va, 1).response, translation_response::ok);
+    hooked_engine().invalidate(arch::make_cfgi_cd(1, 0, true), cfg); // the STE stays
+
+    hooked.arm(mem_purpose::cd, [&] { run_hooked(k_va, 6); });
+    const auto r = run_hooked(k_va, 1);
+    ASSERT_TRUE(hooked.fired());
+    EXPECT_EQ(r.response, translation_response::ok);
+    EXPECT_EQ(r.output_address, k_pa);
+    ASSERT_TRUE(r.tag.vmid);
+    EXPECT_EQ(*r.tag.vmid, 0u) << "tagged with SID 1's S2VMID, not SID 6's";
+    EXPECT_EQ(r.tag.asid, k_asid);
 }
 
 } // namespace
