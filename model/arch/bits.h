@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace smmu::arch {
 
@@ -53,5 +54,35 @@ constexpr std::uint64_t sign_extend(std::uint64_t value, unsigned bits) {
     value &= (std::uint64_t{1} << bits) - 1;
     return (value ^ m) - m;
 }
+
+/// Conversions the structure encoders and decoders share.
+namespace enc {
+
+constexpr std::uint64_t flag(bool b) {
+    return b ? 1u : 0u;
+}
+
+template <typename E>
+constexpr std::uint64_t raw(E e) {
+    return static_cast<std::uint64_t>(e);
+}
+
+/// A field value as an enum (the field is no wider than the enum's range).
+template <typename E>
+constexpr E as(std::uint64_t v) {
+    return static_cast<E>(static_cast<std::underlying_type_t<E>>(v));
+}
+
+constexpr std::uint8_t u8(std::uint64_t v) {
+    return static_cast<std::uint8_t>(v);
+}
+constexpr std::uint16_t u16(std::uint64_t v) {
+    return static_cast<std::uint16_t>(v);
+}
+constexpr std::uint32_t u32(std::uint64_t v) {
+    return static_cast<std::uint32_t>(v);
+}
+
+} // namespace enc
 
 } // namespace smmu::arch

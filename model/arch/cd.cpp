@@ -59,29 +59,7 @@ constexpr field k_high32{63, 32};
 constexpr field k_partid{47, 32};
 constexpr field k_pmg{55, 48};
 
-constexpr std::uint64_t flag(bool b) {
-    return b ? 1u : 0u;
-}
-
-template <typename E>
-constexpr std::uint64_t raw(E e) {
-    return static_cast<std::uint64_t>(e);
-}
-
-template <typename E>
-constexpr E as(std::uint64_t v) {
-    return static_cast<E>(static_cast<std::underlying_type_t<E>>(v));
-}
-
-constexpr std::uint8_t u8(std::uint64_t v) {
-    return static_cast<std::uint8_t>(v);
-}
-constexpr std::uint16_t u16(std::uint64_t v) {
-    return static_cast<std::uint16_t>(v);
-}
-constexpr std::uint32_t u32(std::uint64_t v) {
-    return static_cast<std::uint32_t>(v);
-}
+using namespace enc;
 
 auto as_tuple(const cd& c) {
     return std::tie(c.t0sz, c.tg0, c.ir0, c.or0, c.sh0, c.epd0, c.endi, c.t1sz, c.tg1, c.ir1, c.or1,

@@ -80,26 +80,7 @@ constexpr field k_pmg{7, 0};
 constexpr field k_mpam_ns = bit(8);
 constexpr std::uint64_t k_vms_ptr_mask = bit_mask(51, 12);
 
-constexpr std::uint64_t flag(bool b) {
-    return b ? 1u : 0u;
-}
-
-template <typename E>
-constexpr std::uint64_t raw(E e) {
-    return static_cast<std::uint64_t>(e);
-}
-
-template <typename E>
-constexpr E as(std::uint64_t v) {
-    return static_cast<E>(static_cast<std::underlying_type_t<E>>(v));
-}
-
-constexpr std::uint8_t u8(std::uint64_t v) {
-    return static_cast<std::uint8_t>(v);
-}
-constexpr std::uint16_t u16(std::uint64_t v) {
-    return static_cast<std::uint16_t>(v);
-}
+using namespace enc;
 
 auto as_tuple(const ste& s) {
     return std::tie(s.v, s.config, s.s1_fmt, s.s1_context_ptr, s.s1_cd_max, s.s1_dss, s.s1_cir,
