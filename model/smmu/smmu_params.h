@@ -56,7 +56,7 @@ struct smmu_params {
     // Command queue.
     std::uint32_t cmd_fetch_bytes = 64; ///< commands are read in blocks of this many bytes
     std::uint32_t cmd_decode_cycles = 2;
-    std::uint32_t cmd_tlbi_cycles = 40;      ///< base cost of a TLBI
+    std::uint32_t cmd_tlbi_cycles = 60;      ///< base cost of a TLBI
     std::uint32_t cmd_tlbi_probe_cycles = 1; ///< per TLB set or entry a TLBI examines
     std::uint32_t cmd_cfgi_cycles = 20;
     std::uint32_t cmd_atc_inv_cycles = 20; ///< to build and send the invalidation request

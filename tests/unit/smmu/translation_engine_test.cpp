@@ -1556,8 +1556,8 @@ TEST_F(engine_invalidation, tlbi_by_va_makes_the_next_translation_walk) {
     EXPECT_EQ(cost.effect.tlb, 1u);
     EXPECT_EQ(cost.effect.walk, 0u) << "Leaf = 1 keeps the walk cache";
     EXPECT_EQ(cost.probes, 1u);
-    EXPECT_EQ(cost.cycles, 41u) << "40 + 1 probe";
-    EXPECT_EQ(cost.time, 41'000u);
+    EXPECT_EQ(cost.cycles, 61u) << "60 + 1 probe";
+    EXPECT_EQ(cost.time, 61'000u);
     mem.clear_log();
     run(k_va, 1);
     EXPECT_EQ(engine().stats().walks, 2u);
@@ -1570,7 +1570,7 @@ TEST_F(engine_invalidation, non_leaf_tlbi_also_probes_the_walk_cache) {
     const auto cost = engine().invalidate(arch::make_tlbi_nh_va(0, k_asid, k_va, false), cfg);
     EXPECT_EQ(cost.effect.tlb, 1u);
     EXPECT_EQ(cost.effect.walk, 2u);
-    EXPECT_EQ(cost.cycles, 105u) << "40 + 1 IOTLB probe + 64 walk-cache sets";
+    EXPECT_EQ(cost.cycles, 125u) << "60 + 1 IOTLB probe + 64 walk-cache sets";
     mem.clear_log();
     run(k_va, 1);
     EXPECT_EQ(mem.log().size(), 3u);
@@ -1579,7 +1579,7 @@ TEST_F(engine_invalidation, non_leaf_tlbi_also_probes_the_walk_cache) {
 TEST_F(engine_invalidation, tlbi_by_context_scans_both_structures) {
     const auto cost = engine().invalidate(arch::make_tlbi_nh_all(0), cfg);
     EXPECT_EQ(cost.probes, 576u) << "512 IOTLB sets + 64 walk-cache sets";
-    EXPECT_EQ(cost.cycles, 616u);
+    EXPECT_EQ(cost.cycles, 636u);
 }
 
 TEST_F(engine_invalidation, tlbi_asid_and_tlb_holds_asid) {
