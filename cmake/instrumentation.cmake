@@ -4,6 +4,7 @@ if(SMMU_SANITIZERS)
     add_link_options(-fsanitize=${SMMU_SANITIZERS})
 endif()
 if(SMMU_COVERAGE)
-    add_compile_options(--coverage -O0)
+    # Atomic counters: several tests run real host threads.
+    add_compile_options(--coverage -O0 -fprofile-update=atomic)
     add_link_options(--coverage)
 endif()
