@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config make libsystemc-dev libfmt-dev
-          libgtest-dev libgmock-dev libbenchmark-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev)
 [ "${1:-}" = "--coverage" ] && packages+=(gcovr)
 [ "${1:-}" = "--format" ] && packages+=(clang-format)
 
