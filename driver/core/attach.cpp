@@ -10,6 +10,13 @@ namespace smmu::driver {
 
 namespace {
 
+/// Accepts every command and sends none (fault_injection::skip_tag_flush).
+class discarding_sink final : public command_sink {
+public:
+    bool add(smmu_ref, const arch::command&) override { return true; }
+    bool sync(smmu_ref) override { return true; }
+};
+
 bool is_stage1(const domain* d) {
     return d != nullptr && !d->stage2();
 }
@@ -105,10 +112,12 @@ struct attach_engine::attach_state {
 
 // ---- attach_engine ---------------------------------------------------------------------------
 
-attach_engine::attach_engine(platform_ops& platform, lock_ops& asid_lock, tag_allocator& tags)
+attach_engine::attach_engine(platform_ops& platform, lock_ops& asid_lock, tag_allocator& tags,
+                             fault_injection faults)
     : m_platform(platform)
     , m_lock(asid_lock)
-    , m_tags(tags) {}
+    , m_tags(tags)
+    , m_faults(faults) {}
 
 attach_stats attach_engine::stats() const {
     lock_guard g(m_lock);
@@ -452,7 +461,9 @@ void attach_engine::install_old_invs(attach_state& s) {
     if (unref_dropped_tag(s.m.m_build)) {
         // 4b: no live entry carries the tag any more, so it must leave the IOTLB clean.
         cmdq_sink sink;
-        const tag_error e = iotlb_tag_free(m_tags, sink, o.tag);
+        discarding_sink no_flush; // injected fault: the tag is released unflushed
+        command_sink& flush = m_faults.skip_tag_flush ? static_cast<command_sink&>(no_flush) : sink;
+        const tag_error e = iotlb_tag_free(m_tags, flush, o.tag);
         if (e == tag_error::none)
             ++m_stats.tag_frees;
         else if (e == tag_error::sink_failed)

@@ -130,7 +130,8 @@ struct attach_stats {
 /// the ASID lock for its whole duration (prepare -> HW write -> commit).
 class attach_engine {
 public:
-    attach_engine(platform_ops& platform, lock_ops& asid_lock, tag_allocator& tags);
+    attach_engine(platform_ops& platform, lock_ops& asid_lock, tag_allocator& tags,
+                  fault_injection faults = {});
 
     /// Attaches a paging or nesting-parent domain to the master's RID (ssid 0);
     /// nullptr blocks the master (abort STE, or a CD-table STE that terminates
@@ -178,6 +179,7 @@ private:
     platform_ops& m_platform;
     lock_ops& m_lock;
     tag_allocator& m_tags;
+    fault_injection m_faults;
     attach_stats m_stats;
     smmu_status m_hw_status = smmu_status::ok; ///< first HW failure of the current operation
 };

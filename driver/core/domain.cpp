@@ -250,7 +250,8 @@ void domain::unlock_table() {
         m_table_lock->unlock();
 }
 
-inv_range_status domain::invalidate(const inv_range_args& args) {
+inv_range_status domain::invalidate(inv_range_args args) {
+    args.sync_before_ats = !m_cfg.faults.atc_inv_before_sync;
     cmdq_sink sink;
     inv_range_status st = domain_inv_range(m_invs, args, sink, &m_platform);
     if (sink.status() != smmu_status::ok)
@@ -296,7 +297,9 @@ domain_io_result domain::unmap(std::uint64_t iova, std::uint64_t size) {
     r.status = to_op_status(u.status);
     r.bytes = u.unmapped;
 
-    if (is_sva()) {
+    if (m_cfg.faults.skip_unmap_invalidation) {
+        // Injected fault: the old translations stay in the IOTLB and the ATCs.
+    } else if (is_sva()) {
         if (u.unmapped != 0)
             accumulate(r.inv, invalidate({iova, u.unmapped, m_table->granule_bytes(), false}));
     } else if (!gather.empty()) {

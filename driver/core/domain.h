@@ -103,6 +103,7 @@ struct domain_config {
     unsigned ias = 48; ///< VA bits (stage 1) or IPA bits (stage 2)
     unsigned oas = 48;
     bool coherent_walk = true; ///< IDR0.COHACC
+    fault_injection faults{};
 };
 
 /// Outcome of map / unmap on a domain. `inv` counts the walker's work
@@ -182,7 +183,7 @@ private:
 
     void flush_walk(std::uint64_t iova, std::uint64_t size, std::uint64_t granule) override;
     void sync(const iotlb_gather& gather) override;
-    inv_range_status invalidate(const inv_range_args& args);
+    inv_range_status invalidate(inv_range_args args);
     void lock_table();
     void unlock_table();
 

@@ -111,7 +111,7 @@ op_result smmu_driver::bring_up() {
     try {
         m_domains.resize(m_opts.max_domains);
         m_domain_slots = std::make_unique<std::atomic<domain*>[]>(m_opts.max_domains);
-        m_attach = std::make_unique<attach_engine>(m_platform, *m_asid_lock, m_tags);
+        m_attach = std::make_unique<attach_engine>(m_platform, *m_asid_lock, m_tags, m_opts.faults);
         m_instance = std::make_unique<smmu_instance>(*m_device, m_opts.smmu_index);
     } catch (const std::bad_alloc&) {
         m_attach.reset();
@@ -137,6 +137,7 @@ domain_config smmu_driver::config_for(domain_kind kind) const {
     c.oas = std::min(f.oas_bits, max_bits);
     c.ias = stage_of(kind) == arch::stage::one ? 48u : std::min(f.ias_bits(), max_bits);
     c.coherent_walk = f.cohacc;
+    c.faults = m_opts.faults;
     return c;
 }
 

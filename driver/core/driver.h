@@ -41,6 +41,8 @@ struct driver_options {
     arch::granule granule = arch::granule::size_4k; ///< of every domain's page table
     std::size_t max_domains = 256;
     std::uint32_t smmu_index = 0; ///< diagnostics only
+    /// Steps to skip on purpose (tests of the invalidation-protocol checker).
+    fault_injection faults{};
 };
 
 using domain_id = std::uint32_t; ///< 0 is never a domain

@@ -46,12 +46,12 @@ bool is_stage2_tag(inv_type t) {
 }
 
 /// §4.3: where a CMD_SYNC must separate `cur` from `next`.
-bool end_batch(const inv& cur, const inv& next) {
+bool end_batch(const inv& cur, const inv& next, const inv_range_args& args) {
     if (cur.smmu != next.smmu)
         return true;
     if (next.type == inv_type::s2_vmid_s1_clear && cur.type != inv_type::s2_vmid_s1_clear)
         return true;
-    return is_ats(next.type) && !is_ats(cur.type);
+    return args.sync_before_ats && is_ats(next.type) && !is_ats(cur.type);
 }
 
 /// VMIDs that already got TLBI_S12_VMALL on the current SMMU in this walk: their
@@ -254,7 +254,7 @@ inv_range_status inv_range_walk(const inv_array& invs, const inv_range_args& arg
         // A skipped entry (S1_CLEAR covered by S12_VMALL) still reaches this point,
         // so the walk always advances (the fix of §4.3).
         const std::size_t next = invs.next_live(cur + 1, end);
-        if (batch > 0 && (next == end || end_batch(e, invs[next]))) {
+        if (batch > 0 && (next == end || end_batch(e, invs[next], args))) {
             w.sync(e.smmu);
             batch = 0;
         }

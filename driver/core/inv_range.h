@@ -24,12 +24,27 @@ public:
     virtual bool sync(smmu_ref smmu) = 0;
 };
 
+/// Deliberately broken driver behaviour, for the invalidation-protocol checker's
+/// tests and for studies of what a missing step costs. All off in a correct driver.
+struct fault_injection {
+    /// unmap clears the PTEs but issues no invalidation (stale IOTLB and ATC entries).
+    bool skip_unmap_invalidation = false;
+    /// The walker omits the CMD_SYNC between an SMMU's TLBIs and its ATC_INVs (§4.3 rule 3).
+    bool atc_inv_before_sync = false;
+    /// The last detach releases the ASID / VMID without flushing it from the IOTLB (§5.2).
+    bool skip_tag_flush = false;
+
+    bool any() const { return skip_unmap_invalidation || atc_inv_before_sync || skip_tag_flush; }
+};
+
 /// One invalidation request (§4.1). size 0 or UINT64_MAX means everything.
 struct inv_range_args {
     std::uint64_t iova = 0;
     std::uint64_t size = 0;
     std::uint64_t granule = 0; ///< bytes of the leaf (or table) being invalidated
     bool leaf = false;
+    /// False only under fault_injection::atc_inv_before_sync.
+    bool sync_before_ats = true;
 };
 
 /// §4.5: whether the range is better served by one whole-tag command on `smmu`.

@@ -976,5 +976,64 @@ TEST(concurrency, unmaps_run_while_other_masters_attach_and_detach) {
     EXPECT_EQ(r.drv.attach_paths()->stats().warnings, 0u);
 }
 
+// ---- fault injection (the invalidation-protocol checker's broken drivers) ----------------------
+
+driver_options with_faults(fault_injection f) {
+    driver_options o;
+    o.faults = f;
+    return o;
+}
+
+TEST(fault_injection, skip_unmap_invalidation_clears_ptes_but_sends_nothing) {
+    fault_injection f;
+    f.skip_unmap_invalidation = true;
+    rig r(features(), with_faults(f));
+    r.add_master({3}, true);
+    const domain_id d = r.domain(domain_kind::paging_s1);
+    ASSERT_TRUE(r.drv.attach(d, 3).ok());
+    r.map(d, 0x10000, 0x2000);
+    const std::size_t m = r.mark();
+    const op_result u = r.drv.unmap(d, 0x10000, 0x2000);
+    ASSERT_TRUE(u.ok());
+    EXPECT_EQ(u.bytes, 0x2000u);
+    EXPECT_TRUE(r.since(m).empty());
+    EXPECT_EQ(u.total_commands(), 0u);
+}
+
+TEST(fault_injection, atc_inv_before_sync_merges_the_two_sync_groups) {
+    fault_injection f;
+    f.atc_inv_before_sync = true;
+    rig r(features(), with_faults(f));
+    r.add_master({3}, true);
+    const domain_id d = r.domain(domain_kind::paging_s1);
+    ASSERT_TRUE(r.drv.attach(d, 3).ok());
+    r.map(d, 0x10000, 0x2000);
+    const std::size_t m = r.mark();
+    ASSERT_TRUE(r.drv.unmap(d, 0x10000, 0x2000).ok());
+    EXPECT_EQ(r.since(m),
+              (strings{"NH_VA asid=1 vmid=0 addr=0x10000 leaf=1 tg=1 ttl=3 num=0 scale=1",
+                       "ATC_INV sid=3 addr=0x10000 size=1", "SYNC"}));
+}
+
+TEST(fault_injection, skip_tag_flush_frees_the_asid_without_a_tlbi) {
+    fault_injection f;
+    f.skip_tag_flush = true;
+    rig r(features(), with_faults(f));
+    r.add_master({3}, false);
+    const domain_id a = r.domain(domain_kind::paging_s1);
+    ASSERT_TRUE(r.drv.attach(a, 3).ok());
+    const op_result d = r.drv.detach(3);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d.count(opcode::tlbi_nh_asid), 0u);
+    EXPECT_FALSE(r.drv.tags().asid_in_use(1)) << "released all the same";
+}
+
+TEST(fault_injection, none_by_default) {
+    EXPECT_FALSE(driver_options{}.faults.any());
+    fault_injection f;
+    f.skip_tag_flush = true;
+    EXPECT_TRUE(f.any());
+}
+
 } // namespace
 } // namespace smmu::driver
