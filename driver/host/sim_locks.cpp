@@ -1,6 +1,7 @@
 #include "driver/host/sim_locks.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "driver/host/cpu.h"
 
@@ -159,6 +160,29 @@ void sim_rw_lock::record_bad_unlock(bool writer) {
 std::unique_ptr<rw_lock_ops> sim_rw_lock_factory::make_rw_lock() {
     ++m_made;
     return std::make_unique<sim_rw_lock>(&m_totals);
+}
+
+// ---------------------------------------------------------------- sim_lock_factory
+
+namespace {
+
+/// The driver owns its locks; the factory keeps them alive for their statistics.
+class shared_sim_lock final : public lock_ops {
+public:
+    explicit shared_sim_lock(std::shared_ptr<sim_lock> l)
+        : m_lock(std::move(l)) {}
+    void lock() override { m_lock->lock(); }
+    void unlock() override { m_lock->unlock(); }
+
+private:
+    std::shared_ptr<sim_lock> m_lock;
+};
+
+} // namespace
+
+std::unique_ptr<lock_ops> sim_lock_factory::make_lock() {
+    m_locks.push_back(std::make_shared<sim_lock>());
+    return std::make_unique<shared_sim_lock>(m_locks.back());
 }
 
 } // namespace smmu::driver::host

@@ -21,9 +21,11 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <vector>
 
 #include <systemc>
 
+#include "driver/core/driver.h"
 #include "driver/core/invs.h"
 #include "driver/core/platform.h"
 
@@ -111,6 +113,19 @@ private:
     std::deque<waiter*> m_queue;
     rw_lock_stats m_stats;
     rw_lock_stats* m_also;
+};
+
+/// Makes the driver's mutexes as sim locks and keeps every one it made (in
+/// creation order) alive for their statistics, also after the driver dropped
+/// them. smmu_driver makes its command-queue lock first.
+class sim_lock_factory final : public lock_factory {
+public:
+    std::unique_ptr<lock_ops> make_lock() override;
+    std::size_t locks_made() const { return m_locks.size(); }
+    const sim_lock& lock(std::size_t i) const { return *m_locks.at(i); }
+
+private:
+    std::vector<std::shared_ptr<sim_lock>> m_locks;
 };
 
 /// Makes the per-array reader/writer locks of driver/core's invs arrays and

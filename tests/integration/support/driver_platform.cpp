@@ -7,27 +7,10 @@ namespace smmu::test {
 
 namespace {
 
-/// The driver owns its locks; the factory keeps them alive for their statistics.
-class shared_sim_lock final : public driver::lock_ops {
-public:
-    explicit shared_sim_lock(std::shared_ptr<driver::host::sim_lock> l)
-        : m_lock(std::move(l)) {}
-    void lock() override { m_lock->lock(); }
-    void unlock() override { m_lock->unlock(); }
-
-private:
-    std::shared_ptr<driver::host::sim_lock> m_lock;
-};
-
 /// The SMMU's two register pages.
 constexpr std::uint64_t smmu_window = 2 * arch::reg_page_size;
 
 } // namespace
-
-std::unique_ptr<driver::lock_ops> sim_lock_factory::make_lock() {
-    m_locks.push_back(std::make_shared<driver::host::sim_lock>());
-    return std::make_unique<shared_sim_lock>(m_locks.back());
-}
 
 class driver_platform::runner : public sc_core::sc_module {
 public:

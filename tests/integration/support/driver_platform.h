@@ -36,18 +36,7 @@
 
 namespace smmu::test {
 
-/// Makes the driver's mutexes as sim locks and keeps every one it made (in
-/// creation order) for their statistics. smmu_driver makes its command-queue
-/// lock first.
-class sim_lock_factory final : public driver::lock_factory {
-public:
-    std::unique_ptr<driver::lock_ops> make_lock() override;
-    std::size_t locks_made() const { return m_locks.size(); }
-    const driver::host::sim_lock& lock(std::size_t i) const { return *m_locks.at(i); }
-
-private:
-    std::vector<std::shared_ptr<driver::host::sim_lock>> m_locks;
-};
+using driver::host::sim_lock_factory;
 
 struct driver_platform_config {
     unsigned cpus = 2;
