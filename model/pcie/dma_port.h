@@ -32,14 +32,14 @@ struct dma_request {
 
 /// How a transfer went.
 struct dma_outcome {
-    bool ok = false;                              ///< every TLP completed successfully
+    bool ok = false;                                  ///< every TLP completed successfully
     sc_core::sc_time latency = sc_core::SC_ZERO_TIME; ///< issue to last completion
     /// Part of latency spent obtaining translations (ATS round trips), zero on ATC hits or
     /// without ATS.
     sc_core::sc_time translation_latency = sc_core::SC_ZERO_TIME;
-    std::uint32_t tlps = 0;        ///< TLPs the transfer was split into
-    std::uint32_t atc_hits = 0;    ///< TLPs sent translated after an ATC hit
-    std::uint32_t atc_misses = 0;  ///< ATC lookups that missed (ATS on)
+    std::uint32_t tlps = 0;         ///< TLPs the transfer was split into
+    std::uint32_t atc_hits = 0;     ///< TLPs sent translated after an ATC hit
+    std::uint32_t atc_misses = 0;   ///< ATC lookups that missed (ATS on)
     std::uint32_t untranslated = 0; ///< TLPs sent untranslated (AT=00)
 };
 
