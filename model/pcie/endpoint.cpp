@@ -116,6 +116,18 @@ struct endpoint::transfer {
     dma_outcome& out;
 };
 
+/// A payload from the pool, returned even if the thread is killed while waiting.
+struct endpoint::payload_lease {
+    endpoint& owner;
+    tlm::tlm_generic_payload* gp;
+    explicit payload_lease(endpoint& e)
+        : owner(e)
+        , gp(e.acquire_payload()) {}
+    ~payload_lease() { owner.release_payload(gp); }
+    payload_lease(const payload_lease&) = delete;
+    payload_lease& operator=(const payload_lease&) = delete;
+};
+
 endpoint::endpoint(const sc_core::sc_module_name& name, const endpoint_params& params)
     : sc_core::sc_module(name)
     , upstream("upstream")
@@ -187,12 +199,7 @@ dma_outcome endpoint::dma(const dma_request& req) {
         return out;
     }
     const sc_time start = sc_core::sc_time_stamp();
-    // The payload goes back to the pool even if the thread is killed while waiting.
-    struct lease {
-        endpoint& owner;
-        tlm::tlm_generic_payload* gp;
-        ~lease() { owner.release_payload(gp); }
-    } held{*this, acquire_payload()};
+    payload_lease held{*this};
 
     const time_ps now = now_ps(SC_ZERO_TIME);
     transfer t{req, access_of(req), *held.gp, now, now, out};
@@ -270,6 +277,31 @@ bool endpoint::transport(tlm::tlm_generic_payload& gp, transfer& t, time_ps& end
     return gp.is_response_ok();
 }
 
+std::optional<tlm_ext::translation_completion>
+endpoint::prefetch_translation(std::uint64_t address, std::optional<std::uint32_t> pasid,
+                               bool no_write) {
+    if (!m_ats_enabled)
+        return std::nullopt;
+    dma_request req;
+    req.dir = no_write ? dma_dir::read : dma_dir::write;
+    req.address = address;
+    req.length = 1;
+    req.pasid = pasid;
+    if (!acceptable(req))
+        return std::nullopt;
+    payload_lease held{*this};
+    dma_outcome out;
+    const time_ps now = now_ps(SC_ZERO_TIME);
+    transfer t{req, access_of(req), *held.gp, now, now, out};
+    m_last_completion.reset();
+    atc_lookup use;
+    request_translation(t, address, use);
+    const sc_time rest = delay_until(t.issue_at);
+    if (rest != SC_ZERO_TIME)
+        wait(rest);
+    return m_last_completion;
+}
+
 endpoint::translation_verdict endpoint::translate(transfer& t, std::uint64_t address,
                                                   atc_lookup& use) {
     if (!m_ats_enabled)
@@ -280,6 +312,8 @@ endpoint::translation_verdict endpoint::translate(transfer& t, std::uint64_t add
     if (use.hit()) {
         ++m_stats.atc_hits;
         ++t.out.atc_hits;
+        if (on_atc_hit)
+            on_atc_hit(address, t.req.pasid, t.issue_at);
         return translation_verdict::translated;
     }
     ++m_stats.atc_misses;
@@ -323,6 +357,7 @@ endpoint::translation_verdict endpoint::request_translation(transfer& t, std::ui
     t.out.translation_latency += from_ps(round_trip);
     t.issue_at = std::max(t.issue_at, done);
 
+    m_last_completion = answer;
     if (!delivered || !answer) {
         ++m_stats.translations_broken;
         return translation_verdict::failed;

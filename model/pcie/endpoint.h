@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -115,6 +116,15 @@ public:
     ~endpoint() override;
 
     dma_outcome dma(const dma_request& req) override;
+    /// Sends one Translation Request for the page of `address` (as on an ATC miss; a
+    /// usable answer is cached) and returns the completion; nullopt when ATS is not enabled
+    /// or no well-formed completion came back. Blocks for the round trip.
+    std::optional<tlm_ext::translation_completion>
+    prefetch_translation(std::uint64_t address, std::optional<std::uint32_t> pasid, bool no_write);
+
+    /// Called for every TLP sent translated from an ATC entry: the untranslated address, the
+    /// PASID and when the TLP left (for an invalidation-protocol checker). Optional.
+    std::function<void(std::uint64_t, std::optional<std::uint32_t>, timing::time_ps)> on_atc_hit;
 
     /// ATS Control.Enable (written by the driver). Ignored without ats_capable; disabling
     /// empties the ATC.
@@ -133,7 +143,8 @@ public:
     const timing::latency_histogram& translation_latency() const { return m_translation_latency; }
 
 private:
-    struct transfer; // one dma() call in progress
+    struct transfer;      // one dma() call in progress
+    struct payload_lease; // a pooled payload held for one call
     struct pending_invalidation {
         std::uint32_t stream_id;
         std::uint8_t itag;
@@ -173,6 +184,7 @@ private:
     tlm::tlm_generic_payload m_completion_payload;
 
     endpoint_stats m_stats;
+    std::optional<tlm_ext::translation_completion> m_last_completion;
     timing::latency_histogram m_dma_latency;
     timing::latency_histogram m_translation_latency;
 };

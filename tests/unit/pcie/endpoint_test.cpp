@@ -900,5 +900,62 @@ TEST(pcie_endpoint, statistics_as_json) {
               0u);
 }
 
+TEST(pcie_endpoint, prefetch_translation_asks_once_and_fills_the_atc) {
+    bench b;
+    b.ep.set_ats_enabled(true);
+    std::optional<translation_completion> c;
+    dma_outcome later;
+    sc_time returned;
+    ASSERT_TRUE(b.run([&] {
+        c = b.ep.prefetch_translation(0x5123, std::nullopt, true);
+        returned = sc_core::sc_time_stamp();
+        later = b.ep.dma(read_req(0x5200, 64));
+    }));
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(c->status, ats_status::success);
+    ASSERT_EQ(b.root.requests.size(), 1u);
+    EXPECT_EQ(b.root.requests[0].address, 0x5000u);
+    EXPECT_TRUE(b.root.requests[0].no_write);
+    EXPECT_TRUE(b.root.tlps.size() == 1u && b.root.tlps[0].ext.at == address_type::translated);
+    EXPECT_EQ(later.atc_hits, 1u);
+    EXPECT_GE(returned, ns(200)) << "blocks for the round trip";
+}
+
+TEST(pcie_endpoint, prefetch_translation_reports_refusals_and_needs_ats) {
+    bench b;
+    std::optional<translation_completion> off;
+    std::optional<translation_completion> refused;
+    b.root.translate = [](const translation_request&) {
+        translation_completion c;
+        c.status = ats_status::unsupported_request;
+        return c;
+    };
+    ASSERT_TRUE(b.run([&] {
+        off = b.ep.prefetch_translation(0x5000, std::nullopt, false);
+        b.ep.set_ats_enabled(true);
+        refused = b.ep.prefetch_translation(0x5000, std::nullopt, false);
+    }));
+    EXPECT_FALSE(off.has_value());
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->status, ats_status::unsupported_request);
+    EXPECT_EQ(b.ep.translation_cache().stats().fills, 0u);
+}
+
+TEST(pcie_endpoint, atc_hits_are_reported_to_the_observer) {
+    bench b;
+    b.ep.set_ats_enabled(true);
+    std::vector<std::uint64_t> seen;
+    b.ep.on_atc_hit = [&](std::uint64_t iova, std::optional<std::uint32_t> pasid, timing::time_ps) {
+        EXPECT_FALSE(pasid.has_value());
+        seen.push_back(iova);
+    };
+    ASSERT_TRUE(b.run([&] {
+        b.ep.dma(read_req(0x5000, 64)); // miss: the SMMU's translation, not an ATC hit
+        b.ep.dma(read_req(0x5040, 64));
+        b.ep.dma(read_req(0x5080, 64));
+    }));
+    EXPECT_EQ(seen, (std::vector<std::uint64_t>{0x5040, 0x5080}));
+}
+
 } // namespace
 } // namespace smmu::pcie
