@@ -38,18 +38,52 @@ public:
         : m_ste(ste_geo)
         , m_cd(cd_geo) {}
 
+    /// Where a lookup hit: while generation() is unchanged, the same lookup would hit
+    /// there again, and repeat_*_hit() does what it would do without searching.
+    struct hit_ref {
+        std::size_t set = 0;
+        std::size_t way = 0;
+    };
+
     /// The cached STE of `sid`, or nullptr. Valid until the next insert or
     /// invalidation.
     const Ste* lookup_ste(stream_id sid) {
+        hit_ref where;
+        return lookup_ste(sid, where);
+    }
+    /// As lookup_ste(sid); a hit is described in `where`.
+    const Ste* lookup_ste(stream_id sid, hit_ref& where) {
         ++m_ste_stats.lookups;
-        const ste_slot* hit = m_ste.find(ste_set(sid), ste_match(sid));
+        where.set = ste_set(sid);
+        const ste_slot* hit = m_ste.find(where.set, ste_match(sid), where.way);
         return counted(m_ste_stats, hit == nullptr ? nullptr : &hit->payload);
     }
     const Cd* lookup_cd(stream_id sid, substream_id ssid) {
+        hit_ref where;
+        return lookup_cd(sid, ssid, where);
+    }
+    const Cd* lookup_cd(stream_id sid, substream_id ssid, hit_ref& where) {
         ++m_cd_stats.lookups;
-        const cd_slot* hit = m_cd.find(cd_set(sid, ssid), cd_match(sid, ssid));
+        where.set = cd_set(sid, ssid);
+        const cd_slot* hit = m_cd.find(where.set, cd_match(sid, ssid), where.way);
         return counted(m_cd_stats, hit == nullptr ? nullptr : &hit->payload);
     }
+
+    /// A lookup that hit at `where` repeated: the same statistics and replacement update.
+    /// Only while generation() is what it was at that hit.
+    const Ste& repeat_ste_hit(const hit_ref& where) {
+        ++m_ste_stats.lookups;
+        ++m_ste_stats.hits;
+        return m_ste.touch(where.set, where.way).payload;
+    }
+    const Cd& repeat_cd_hit(const hit_ref& where) {
+        ++m_cd_stats.lookups;
+        ++m_cd_stats.hits;
+        return m_cd.touch(where.set, where.way).payload;
+    }
+
+    /// Changes whenever the contents may have changed: every insert and every invalidation.
+    std::uint64_t generation() const { return m_generation; }
     /// As lookup_*() without statistics or replacement update.
     const Ste* peek_ste(stream_id sid) const {
         const ste_slot* hit = m_ste.peek(ste_set(sid), ste_match(sid));
@@ -61,9 +95,11 @@ public:
     }
 
     void insert_ste(stream_id sid, const Ste& ste) {
+        ++m_generation;
         store_into(m_ste, m_ste_stats, ste_set(sid), ste_match(sid), ste_slot{sid, ste});
     }
     void insert_cd(stream_id sid, substream_id ssid, const Cd& cd) {
+        ++m_generation;
         store_into(m_cd, m_cd_stats, cd_set(sid, ssid), cd_match(sid, ssid),
                    cd_slot{sid, ssid, cd});
     }
@@ -149,7 +185,9 @@ private:
         ++(hit != nullptr ? stats.hits : stats.misses);
         return hit;
     }
-    static std::size_t count(cache_stats& stats, std::size_t removed) {
+    /// Every invalidation goes through here.
+    std::size_t count(cache_stats& stats, std::size_t removed) {
+        ++m_generation;
         stats.invalidated += removed;
         return removed;
     }
@@ -173,6 +211,7 @@ private:
     set_assoc<cd_slot> m_cd;
     cache_stats m_ste_stats;
     cache_stats m_cd_stats;
+    std::uint64_t m_generation = 1;
 };
 
 } // namespace smmu::arch

@@ -118,23 +118,45 @@ public:
     /// replacement. nullptr on a miss.
     template <class Pred>
     Entry* find(std::size_t set, Pred&& pred) {
+        std::size_t way = 0;
+        return find(set, pred, way);
+    }
+    /// As find(), and sets `way` to where a hit was found (for touch()).
+    template <class Pred>
+    Entry* find(std::size_t set, Pred&& pred, std::size_t& way) {
         slot* s = &m_slots[set * m_ways];
-        for (std::size_t way = 0; way < m_ways; ++way) {
-            if (s[way].valid && pred(s[way].entry)) {
-                m_repl.on_hit(set, way);
-                return &s[way].entry;
+        for (std::size_t w = 0; w < m_ways; ++w) {
+            if (s[w].valid && pred(s[w].entry)) {
+                m_repl.on_hit(set, w);
+                way = w;
+                return &s[w].entry;
             }
         }
         return nullptr;
     }
 
+    /// Repeats a hit of find() (or makes one of peek()) on (set, way), which the caller
+    /// knows to still hold the same entry: refreshes it for replacement and returns it.
+    Entry& touch(std::size_t set, std::size_t way) {
+        m_repl.on_hit(set, way);
+        return m_slots[set * m_ways + way].entry;
+    }
+
     /// As find() but without touching replacement state.
     template <class Pred>
     const Entry* peek(std::size_t set, Pred&& pred) const {
+        std::size_t way = 0;
+        return peek(set, pred, way);
+    }
+    /// As peek(), and sets `way` to where a hit was found (for touch()).
+    template <class Pred>
+    const Entry* peek(std::size_t set, Pred&& pred, std::size_t& way) const {
         const slot* s = &m_slots[set * m_ways];
-        for (std::size_t way = 0; way < m_ways; ++way) {
-            if (s[way].valid && pred(s[way].entry))
-                return &s[way].entry;
+        for (std::size_t w = 0; w < m_ways; ++w) {
+            if (s[w].valid && pred(s[w].entry)) {
+                way = w;
+                return &s[w].entry;
+            }
         }
         return nullptr;
     }

@@ -41,17 +41,6 @@ std::uint64_t pack(const tlb_context& ctx) {
     return key;
 }
 
-/// The two stored keys a lookup in `ctx` may hit: its own ASID, or global.
-struct query_keys {
-    std::uint64_t own;
-    std::uint64_t global;
-};
-
-query_keys keys_for(const tlb_context& ctx) {
-    const std::uint64_t own = pack(normalized(ctx));
-    return {own, (own & ~asid_mask) | global_bit};
-}
-
 } // namespace
 
 struct iotlb::tlbi_filter {
@@ -87,16 +76,24 @@ iotlb::iotlb(const cache_geometry& geo, iotlb_options opts)
     : m_store(geo)
     , m_opts(opts) {}
 
-std::size_t iotlb::set_for(std::uint64_t base, unsigned size_log2) const {
+inline std::size_t iotlb::set_for(std::uint64_t base, unsigned size_log2) const {
     const std::uint64_t page = base >> size_log2;
     // Consecutive pages of one size land in consecutive sets; the size term
     // staggers sizes so the first page of each does not share set 0.
     return m_store.set_of(page ^ (page >> 20) ^ (std::uint64_t{size_log2} << 7));
 }
 
+iotlb::query iotlb::query_for(const tlb_context& ctx) {
+    const std::uint64_t own = pack(normalized(ctx));
+    return {own, (own & ~asid_mask) | global_bit};
+}
+
 const tlb_entry* iotlb::lookup(const tlb_context& ctx, std::uint64_t addr) {
+    return lookup(query_for(ctx), addr);
+}
+
+const tlb_entry* iotlb::lookup(const query& keys, std::uint64_t addr) {
     ++m_stats.lookups;
-    const query_keys keys = keys_for(ctx);
     for (std::uint64_t sizes = m_sizes.mask(); sizes != 0; sizes &= sizes - 1) {
         const unsigned s = size_tracker::lowest(sizes);
         const std::uint64_t base = align_down(addr, s);
@@ -114,14 +111,26 @@ const tlb_entry* iotlb::lookup(const tlb_context& ctx, std::uint64_t addr) {
 }
 
 const tlb_entry* iotlb::peek(const tlb_context& ctx, std::uint64_t addr) const {
-    const query_keys keys = keys_for(ctx);
+    return peek(query_for(ctx), addr);
+}
+
+const tlb_entry* iotlb::peek(const query& keys, std::uint64_t addr) const {
+    hit_ref where;
+    return peek(keys, addr, where);
+}
+
+const tlb_entry* iotlb::peek(const query& keys, std::uint64_t addr, hit_ref& where) const {
     for (std::uint64_t sizes = m_sizes.mask(); sizes != 0; sizes &= sizes - 1) {
         const unsigned s = size_tracker::lowest(sizes);
         const std::uint64_t base = align_down(addr, s);
-        const stored* hit = m_store.peek(set_for(base, s), [&](const stored& st) {
-            return st.entry.input == base && st.entry.size_log2 == s &&
-                   (st.key == keys.own || st.key == keys.global);
-        });
+        where.set = set_for(base, s);
+        const stored* hit = m_store.peek(
+            where.set,
+            [&](const stored& st) {
+                return st.entry.input == base && st.entry.size_log2 == s &&
+                       (st.key == keys.own || st.key == keys.global);
+            },
+            where.way);
         if (hit != nullptr)
             return &hit->entry;
     }

@@ -113,11 +113,34 @@ public:
     /// Throws std::invalid_argument on a bad geometry (configuration error).
     explicit iotlb(const cache_geometry& geo, iotlb_options opts = {});
 
+    /// The stored tags a lookup in a context may hit (its own ASID, or global), for
+    /// callers that look up many addresses in one context.
+    struct query {
+        std::uint64_t own = 0;
+        std::uint64_t global = 0;
+    };
+    static query query_for(const tlb_context& ctx);
+
     /// The entry translating `addr` in `ctx`, or nullptr. The pointer stays
     /// valid until the next insert or invalidation.
     const tlb_entry* lookup(const tlb_context& ctx, std::uint64_t addr);
+    const tlb_entry* lookup(const query& q, std::uint64_t addr);
     /// As lookup() without statistics or replacement update.
     const tlb_entry* peek(const tlb_context& ctx, std::uint64_t addr) const;
+    const tlb_entry* peek(const query& q, std::uint64_t addr) const;
+
+    /// Where a peek() hit. Until the next insert or invalidation, count_hit() turns that
+    /// peek into the lookup() it stands for: the same statistics and replacement update.
+    struct hit_ref {
+        std::size_t set = 0;
+        std::size_t way = 0;
+    };
+    const tlb_entry* peek(const query& q, std::uint64_t addr, hit_ref& where) const;
+    void count_hit(const hit_ref& where) {
+        ++m_stats.lookups;
+        ++m_stats.hits;
+        m_store.touch(where.set, where.way);
+    }
     /// Caches a translation. `input` may be any address inside the entry:
     /// input, output and ipa are aligned down together. Returns false (and
     /// caches nothing) when size_log2 is outside [12, 63].

@@ -43,6 +43,9 @@ smmuv3::smmuv3(const sc_core::sc_module_name& name, const smmu_params& params,
     , sev("sev")
     , m_params(params)
     , m_ps_per_tick(ps_per_tick())
+    , m_one_tick(sc_core::sc_get_time_resolution())
+    , m_utlb_lookup_time(m_params.cycles(m_params.utlb_lookup_cycles))
+    , m_link_time(m_params.cycles(m_params.tbu_tcu_link_cycles))
     , m_memory(*this)
     , m_regs(m_params)
     , m_engine(m_params, m_memory)
@@ -110,19 +113,28 @@ std::uint64_t smmuv3::ps_per_tick() {
     return ps >= 1.0 ? static_cast<std::uint64_t>(std::llround(ps)) : 0;
 }
 
-time_ps smmuv3::now_ps(const sc_time& delay) const {
-    const sc_time t = sc_core::sc_time_stamp() + delay;
+time_ps smmuv3::now_ps_scaled(const time_base& base, const sc_time& delay) const {
     if (m_ps_per_tick != 0)
-        return t.value() * m_ps_per_tick;
-    return static_cast<time_ps>(std::llround(t.to_seconds() * 1e12));
+        return base.stamp_ps + delay.value() * m_ps_per_tick;
+    return static_cast<time_ps>(std::llround((base.stamp + delay).to_seconds() * 1e12));
+}
+
+sc_time smmuv3::delay_until_scaled(const time_base& base, time_ps t) const {
+    if (m_ps_per_tick != 0) {
+        // t rounded to the nearest tick, less the current time, or zero if not later.
+        return t > base.stamp_ps ? ticks((t - base.stamp_ps + m_ps_per_tick / 2) / m_ps_per_tick)
+                                 : sc_core::SC_ZERO_TIME;
+    }
+    const sc_time at(static_cast<double>(t), SC_PS);
+    return at > base.stamp ? at - base.stamp : sc_core::SC_ZERO_TIME;
+}
+
+time_ps smmuv3::now_ps(const sc_time& delay) const {
+    return now_ps(time_now(), delay);
 }
 
 sc_time smmuv3::delay_until(time_ps t) const {
-    const sc_time at = m_ps_per_tick != 0
-                           ? sc_time::from_value((t + m_ps_per_tick / 2) / m_ps_per_tick)
-                           : sc_time(static_cast<double>(t), SC_PS);
-    const sc_time now = sc_core::sc_time_stamp();
-    return at > now ? at - now : sc_core::SC_ZERO_TIME;
+    return delay_until(time_now(), t);
 }
 
 void smmuv3::wait_until(time_ps t) {
@@ -249,8 +261,8 @@ void tbu::invalidate_dmi() {
     upstream->invalidate_direct_mem_ptr(0, ~sc_dt::uint64{0});
 }
 
-translation_request tbu::make_request(const tlm::tlm_generic_payload& trans, bool debug) const {
-    const tlm_ext::smmu_extension* ext = tlm_ext::find_extension(trans);
+inline translation_request tbu::make_request(const tlm::tlm_generic_payload& trans,
+                                             const tlm_ext::smmu_extension* ext, bool debug) {
     translation_request req;
     req.address = trans.get_address();
     req.sid = ext != nullptr && ext->stream_id ? *ext->stream_id : m_params.default_sid;
@@ -262,6 +274,8 @@ translation_request tbu::make_request(const tlm::tlm_generic_payload& trans, boo
                    ? request_kind::translated
                    : request_kind::untranslated;
     req.debug = debug;
+    if (!debug)
+        req.memo = &m_context;
     return req;
 }
 
@@ -347,16 +361,24 @@ void tbu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
         trans.set_response_status(tlm::TLM_OK_RESPONSE);
         return;
     }
-    time_ps now = m_owner.now_ps(delay);
-    translation_request req = make_request(trans, false);
+    smmuv3::time_base base = m_owner.time_now();
+    time_ps now = m_owner.now_ps(base, delay);
+    translation_request req = make_request(trans, ext, false);
     payload_view view(trans);
     // A streaming burst (width < length) stays at one address range: translate it once.
     const bool splittable = view.streaming >= view.length;
     unsigned done = 0;
     tlm::tlm_response_status status = tlm::TLM_OK_RESPONSE;
+    // The delay that reaches `now` when a downstream access returned it: converting `now`
+    // back would give it again (exactly, with a whole number of picoseconds per tick).
+    sc_time delay_of_now;
+    bool delay_of_now_known = false;
     do {
         req.address = view.address + done;
+        delay_of_now_known = false;
         const smmuv3::tbu_answer r = m_owner.translate_access(*this, req, now);
+        if (r.may_have_waited)
+            base = m_owner.time_now();
         if (r.response != translation_response::ok && r.response != translation_response::raz_wi) {
             status = to_tlm(r.response);
             break;
@@ -376,9 +398,15 @@ void tbu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
                 break;
             }
             trans.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-            sc_time d = m_owner.delay_until(now);
+            sc_time d = m_owner.delay_until(base, now);
             m_owner.downstream->b_transport(trans, d);
-            now = std::max(now, m_owner.now_ps(d));
+            base = m_owner.time_now(); // the target may have waited
+            const time_ps back = m_owner.now_ps(base, d);
+            if (back >= now) {
+                now = back;
+                delay_of_now = d;
+                delay_of_now_known = m_owner.m_ps_per_tick != 0;
+            }
             status = trans.get_response_status();
             if (status != tlm::TLM_OK_RESPONSE)
                 break;
@@ -386,13 +414,12 @@ void tbu::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
         done += len;
     } while (done < view.length);
     trans.set_response_status(status);
-    delay = m_owner.delay_until(now);
+    delay = delay_of_now_known ? delay_of_now : m_owner.delay_until(base, now);
 }
 
 unsigned tbu::transport_dbg(tlm::tlm_generic_payload& trans) {
-    const translation_request req = make_request(trans, true);
-    time_ps now = m_owner.now_ps(sc_core::SC_ZERO_TIME);
-    const translation_result r = m_owner.translate(*this, req, now);
+    const translation_request req = make_request(trans, tlm_ext::find_extension(trans), true);
+    const translation_result r = m_owner.translate_debug(req);
     if (r.response != translation_response::ok)
         return 0;
     payload_view view(trans);
@@ -413,11 +440,10 @@ bool tbu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi)
     dmi.allow_read_write();
     if (!m_params.single_context || !m_owner.m_config.smmuen)
         return false;
-    const translation_request req = make_request(trans, true);
+    const translation_request req = make_request(trans, tlm_ext::find_extension(trans), true);
     if (req.kind != request_kind::untranslated || req.ssid)
         return false;
-    time_ps now = m_owner.now_ps(sc_core::SC_ZERO_TIME);
-    const translation_result r = m_owner.translate(*this, req, now);
+    const translation_result r = m_owner.translate_debug(req);
     if (r.response != translation_response::ok)
         return false;
     // Grant at most the translated page, with the translation's permissions.
@@ -464,58 +490,85 @@ bool tbu::get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi)
 
 smmuv3::tbu_answer smmuv3::translate_access(tbu& port, const translation_request& req,
                                             time_ps& now) {
-    // The hit path builds no translation_result: it is large, and a micro-TLB hit is the
-    // most frequent thing the SMMU does.
+    // The hit paths build no translation_result: it is large, and micro-TLB and IOTLB hits
+    // are the most frequent things the SMMU does.
     if (req.kind == request_kind::untranslated && m_config.smmuen) {
         const time_ps start = now;
         const micro_tlb::entry* hit = port.m_utlb.lookup(req.sid, req.ssid, req.address);
         if (hit != nullptr && hit->perms.allows(req.access)) {
-            now += m_params.cycles(m_params.utlb_lookup_cycles);
+            now += m_utlb_lookup_time;
             ++m_counters.translations;
             ++m_counters.utlb_hits;
             m_translation_latency.record(now - start);
             return {translation_response::ok, hit->output + (req.address - hit->base),
-                    hit->size_log2};
+                    hit->size_log2, false};
         }
         // A miss, or a permission miss: the TCU decides (and reports any fault).
+        tcu_trip trip = begin_tcu_trip(port, start);
+        cached_translation c;
+        if (m_engine.translate_cached(req, m_config, trip.at_tcu, c)) {
+            end_tcu_trip(port, trip, now);
+            fill_utlb(port, req, c.output_address, c.size_log2, c.permissions);
+            count_tcu_translation(start, now);
+            return {translation_response::ok, c.output_address, c.size_log2, false};
+        }
     }
     const translation_result r = translate(port, req, now);
-    return {r.response, r.output_address, r.size_log2};
+    return {r.response, r.output_address, r.size_log2,
+            r.cost.memory_accesses != 0 || r.event.has_value()};
 }
 
 translation_result smmuv3::translate(tbu& port, const translation_request& req, time_ps& now) {
     const time_ps start = now;
-    now += m_params.cycles(m_params.utlb_lookup_cycles);
-    if (req.debug) {
-        time_ps t = now;
-        return m_engine.translate(req, m_config, t);
-    }
-
-    // A slot of this TBU is held from the request to the TCU until its answer.
-    const time_ps link = m_params.cycles(m_params.tbu_tcu_link_cycles);
-    const time_ps slot_start = port.m_slots.start_time(now);
-    time_ps t = slot_start + link;
-    translation_result r = m_engine.translate(req, m_config, t);
-    t += link;
-    port.m_slots.acquire(now, t - slot_start);
-    now = t;
+    tcu_trip trip = begin_tcu_trip(port, start);
+    translation_result r = m_engine.translate(req, m_config, trip.at_tcu);
+    end_tcu_trip(port, trip, now);
     if (r.event)
         post_event(*r.event, now);
-    if (r.response == translation_response::ok && req.kind == request_kind::untranslated &&
-        m_config.smmuen) {
-        micro_tlb::entry e;
-        e.sid = req.sid;
-        e.ssid = req.ssid;
-        e.base = req.address;
-        e.size_log2 = static_cast<std::uint8_t>(r.size_log2);
-        e.output = r.output_address;
-        e.perms = r.permissions;
-        port.m_utlb.insert(e);
-    }
+    if (r.response == translation_response::ok)
+        fill_utlb(port, req, r.output_address, r.size_log2, r.permissions);
+    count_tcu_translation(start, now);
+    return r;
+}
+
+inline smmuv3::tcu_trip smmuv3::begin_tcu_trip(const tbu& port, time_ps start) const {
+    tcu_trip trip;
+    trip.issued = start + m_utlb_lookup_time;
+    trip.slot_start = port.m_slots.start_time(trip.issued);
+    trip.at_tcu = trip.slot_start + m_link_time;
+    return trip;
+}
+
+inline void smmuv3::end_tcu_trip(tbu& port, tcu_trip& trip, time_ps& now) {
+    const time_ps back = trip.at_tcu + m_link_time;
+    port.m_slots.acquire(trip.issued, back - trip.slot_start);
+    now = back;
+}
+
+inline void smmuv3::fill_utlb(tbu& port, const translation_request& req,
+                              arch::phys_addr output_address, unsigned size_log2,
+                              const arch::permission_set& permissions) {
+    if (req.kind != request_kind::untranslated || !m_config.smmuen)
+        return;
+    micro_tlb::entry e;
+    e.sid = req.sid;
+    e.ssid = req.ssid;
+    e.base = req.address;
+    e.size_log2 = static_cast<std::uint8_t>(size_log2);
+    e.output = output_address;
+    e.perms = permissions;
+    port.m_utlb.insert(e);
+}
+
+inline void smmuv3::count_tcu_translation(time_ps start, time_ps now) {
     ++m_counters.translations;
     m_translation_latency.record(now - start);
     m_translations_busy_until = std::max(m_translations_busy_until, now);
-    return r;
+}
+
+translation_result smmuv3::translate_debug(const translation_request& req) {
+    time_ps now = now_ps(sc_core::SC_ZERO_TIME) + m_utlb_lookup_time; // not advanced
+    return m_engine.translate(req, m_config, now);
 }
 
 // ---------------------------------------------------------------- ATS

@@ -79,12 +79,14 @@ private:
     bool get_direct_mem_ptr(tlm::tlm_generic_payload& trans, tlm::tlm_dmi& dmi);
     void invalidate_dmi();
 
-    translation_request make_request(const tlm::tlm_generic_payload& trans, bool debug) const;
+    translation_request make_request(const tlm::tlm_generic_payload& trans,
+                                     const tlm_ext::smmu_extension* ext, bool debug);
 
     smmuv3& m_owner;
     tbu_params m_params;
     micro_tlb m_utlb;
     timing::busy_resource m_slots;
+    context_memo m_context; ///< the TCU's memo of this port's last translation context
     bool m_dmi_granted = false;
 };
 
@@ -178,11 +180,30 @@ private:
         translation_response response;
         arch::phys_addr output_address;
         unsigned size_log2;
+        /// The SMMU accessed memory (a walk, a fetch, an event): a target may have waited.
+        bool may_have_waited;
     };
-    /// A device access: the micro-TLB, else translate().
+    /// A device access: the micro-TLB, else the TCU's hit path, else translate().
     tbu_answer translate_access(tbu& port, const translation_request& req, timing::time_ps& now);
-    /// Through the TCU (micro-TLB lookup time included); debug requests have no side effects.
+    /// A device access through the TCU (micro-TLB lookup time included).
     translation_result translate(tbu& port, const translation_request& req, timing::time_ps& now);
+    /// A request from a TBU to the TCU, after its micro-TLB lookup: it holds one of the
+    /// port's translation slots from then until the answer is back.
+    struct tcu_trip {
+        timing::time_ps issued;     ///< after the micro-TLB lookup
+        timing::time_ps slot_start; ///< when a slot was free
+        timing::time_ps at_tcu;     ///< the TCU's time: slot_start + link, advanced by it
+    };
+    tcu_trip begin_tcu_trip(const tbu& port, timing::time_ps start) const;
+    /// The answer travels back; `now` becomes its arrival.
+    void end_tcu_trip(tbu& port, tcu_trip& trip, timing::time_ps& now);
+    /// A translation the TCU answered with `ok`: the micro-TLB fill.
+    void fill_utlb(tbu& port, const translation_request& req, arch::phys_addr output_address,
+                   unsigned size_log2, const arch::permission_set& permissions);
+    /// Counts a TCU translation that took from `start` to `now`.
+    void count_tcu_translation(timing::time_ps start, timing::time_ps now);
+    /// The same without side effects (req.debug): no time, no slot, no fill, no event.
+    translation_result translate_debug(const translation_request& req);
 
     // ATS.
     void ats_b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
@@ -234,12 +255,49 @@ private:
     void invalidate_upstream_dmi();
     void downstream_invalidate_dmi(sc_dt::uint64 start, sc_dt::uint64 end);
 
-    static std::uint64_t ps_per_tick();
+    // Simulated time: absolute picoseconds inside the model, LT delays (relative to
+    // sc_time_stamp()) at the sockets.
+    /// sc_time_stamp(), read once for several conversions (it is an out-of-line call). Valid
+    /// until the calling process waits, or calls a target that may wait.
+    struct time_base {
+        sc_core::sc_time stamp;
+        timing::time_ps stamp_ps; ///< used when m_ps_per_tick != 0
+    };
+    // Inline, with a fast path for SystemC's default resolution of 1 ps: they are on every
+    // device access.
+    time_base time_now() const {
+        const sc_core::sc_time stamp = sc_core::sc_time_stamp();
+        return {stamp, stamp.value() * m_ps_per_tick};
+    }
+    timing::time_ps now_ps(const time_base& base, const sc_core::sc_time& delay) const {
+        if (m_ps_per_tick == 1)
+            return base.stamp_ps + delay.value();
+        return now_ps_scaled(base, delay);
+    }
+    /// The LT delay (relative to base) that reaches `t`: zero if `t` is not later.
+    sc_core::sc_time delay_until(const time_base& base, timing::time_ps t) const {
+        if (m_ps_per_tick == 1)
+            return t > base.stamp_ps ? ticks(t - base.stamp_ps) : sc_core::SC_ZERO_TIME;
+        return delay_until_scaled(base, t);
+    }
+    /// n ticks of the time resolution. sc_time::from_value() is an out-of-line library call
+    /// (it also locks the resolution); scaling one tick is inline, and exact while n + 0.5 is
+    /// exact in a double.
+    sc_core::sc_time ticks(std::uint64_t n) const {
+        return n < (std::uint64_t{1} << 52) ? m_one_tick * static_cast<double>(n)
+                                            : sc_core::sc_time::from_value(n);
+    }
+    timing::time_ps now_ps_scaled(const time_base& base, const sc_core::sc_time& delay) const;
+    sc_core::sc_time delay_until_scaled(const time_base& base, timing::time_ps t) const;
     timing::time_ps now_ps(const sc_core::sc_time& delay) const;
     sc_core::sc_time delay_until(timing::time_ps t) const;
+    static std::uint64_t ps_per_tick();
 
     smmu_params m_params;
     std::uint64_t m_ps_per_tick;
+    sc_core::sc_time m_one_tick; ///< the time resolution
+    timing::time_ps m_utlb_lookup_time;
+    timing::time_ps m_link_time; ///< one way of the TBU <-> TCU link
     walker_memory m_memory;
     register_file m_regs;
     translation_engine m_engine;

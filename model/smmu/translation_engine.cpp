@@ -165,6 +165,7 @@ struct translation_engine::job {
     std::optional<arch::substream_id> ssid;
     arch::access_kind access{};
     bool debug = false;
+    context_memo* memo = nullptr; ///< for run_translate(); null in debug mode
 
     translation_cost cost;
     bool slot_held = false;
@@ -177,11 +178,14 @@ struct translation_engine::job {
     const cached_cd* cd = nullptr;
     std::optional<cached_ste> ste_copy;
     std::optional<cached_cd> cd_copy;
+    engine_config_cache::hit_ref ste_ref; ///< where `ste` was found (a hit only)
+    engine_config_cache::hit_ref cd_ref;  ///< where `cd` was found (a hit only)
     arch::stream_world world = arch::stream_world::ns_el1;
     bool s1 = false;    ///< stage 1 translates (the CD is valid)
     bool s2 = false;    ///< stage 2 translates
     bool split = false; ///< split-stage ATS: stop at the IPA
     arch::tlb_context tlb_ctx;
+    arch::iotlb::query tlb_query; ///< of tlb_ctx
     // Walk-cache tags, set before a walk (walk_contexts(), s2_walk_context()).
     arch::walk_context s1_walk_ctx;
     arch::walk_context s2_walk_ctx;
@@ -320,6 +324,7 @@ translation_result translation_engine::translate(const translation_request& req,
     j.ssid = req.ssid;
     j.access = req.access;
     j.debug = req.debug;
+    j.memo = req.debug ? nullptr : req.memo;
     const time_ps start = now;
 
     translation_result r =
@@ -333,6 +338,39 @@ translation_result translation_engine::translate(const translation_request& req,
         m_stats.latency.record(now - start);
     }
     return r;
+}
+
+bool translation_engine::translate_cached(const translation_request& req,
+                                          const smmu_config_state& cfg, time_ps& now,
+                                          cached_translation& out) {
+    const context_memo* m = req.memo;
+    if (req.kind != request_kind::untranslated || req.debug || !cfg.smmuen ||
+        !memo_holds(m, req.sid, req.ssid, cfg) || !(m->m_s1 || m->m_s2))
+        return false;
+    // As run_translate() would find it, without side effects so far...
+    const arch::access_kind access = override_access(req.access, m->m_ste->ste, m_params.features);
+    const std::uint64_t va = m->m_s1 ? canonical_va(m->m_cd->s1, req.address) : req.address;
+    arch::iotlb::hit_ref where;
+    const arch::tlb_entry* hit = m_tlb.peek(m->m_tlb_query, va, where);
+    if (hit == nullptr)
+        return false;
+    const std::uint32_t perms = hit->perms & 0x3f3fu;
+    if (!bits_allow(s1_bits(perms), access) || !bits_allow(s2_bits(perms), access))
+        return false;
+    // ... then with its effects: translate() with replay_context(), find_mapping() and
+    // finish_translation().
+    const time_ps start = now;
+    repeat_config_hits(*m, now);
+    now += m_tlb_lookup_time;
+    m_tlb.count_hit(where);
+    count_lookup(m_stats.iotlb, hit);
+    ++m_stats.translations;
+    ++m_stats.responses[static_cast<std::size_t>(translation_response::ok)];
+    m_stats.latency.record(now - start);
+    out.output_address = hit->output + (va - hit->input);
+    out.size_log2 = hit->size_log2;
+    out.permissions = combined_perms(perms);
+    return true;
 }
 
 ats_result translation_engine::translate_ats(const ats_request& req, const smmu_config_state& cfg,
@@ -362,13 +400,12 @@ translation_result translation_engine::run_translate(job& j) {
             return abort_result(j, std::nullopt);
         return bypass_result(j);
     }
-    stop s = resolve_ste(j);
-    if (s != stop::none)
-        return config_stop_result(j, s, false);
-    j.access = override_access(j.access, j.ste->ste, f);
-    s = resolve_stages(j);
-    if (s != stop::none)
-        return config_stop_result(j, s, false);
+    if (!replay_context(j)) {
+        const stop s = resolve_context(j);
+        if (s != stop::none)
+            return config_stop_result(j, s, false);
+        remember_context(j);
+    }
     if (!j.s1 && !j.s2) {
         // STE bypass: an input address beyond the OAS is a stage-1 Address size fault.
         if (exceeds(j.address, f.oas_bits)) {
@@ -526,6 +563,72 @@ ats_result translation_engine::ats_from_mapping(job& j, const ats_request& req) 
 
 // ------------------------------------------------------------------ configuration
 
+inline bool translation_engine::memo_holds(const context_memo* m, arch::stream_id sid,
+                                           const std::optional<arch::substream_id>& ssid,
+                                           const smmu_config_state& cfg) const {
+    return m != nullptr && m->m_engine == this && m->m_generation == m_config.generation() &&
+           m->m_sid == sid && m->m_ssid == ssid && m->m_e2h == cfg.e2h &&
+           m->m_strtab_log2size == cfg.strtab.log2size;
+}
+
+inline std::uint32_t translation_engine::repeat_config_hits(const context_memo& m, time_ps& now) {
+    // What resolve_context() does when both configuration-cache lookups hit.
+    count_lookup(m_stats.ste_cache, &m_config.repeat_ste_hit(m.m_ste_at));
+    std::uint32_t lookups = 1;
+    if (m.m_cd != nullptr) {
+        count_lookup(m_stats.cd_cache, &m_config.repeat_cd_hit(m.m_cd_at));
+        ++lookups;
+    }
+    now += lookups * m_config_lookup_time;
+    return lookups * m_params.config_lookup_cycles;
+}
+
+inline bool translation_engine::replay_context(job& j) {
+    const context_memo* m = j.memo;
+    if (!memo_holds(m, j.sid, j.ssid, j.cfg))
+        return false;
+    j.cost.lookup_cycles += repeat_config_hits(*m, j.now);
+    j.ste = m->m_ste;
+    j.cd = m->m_cd;
+    j.access = override_access(j.access, j.ste->ste, m_params.features);
+    j.world = m->m_world;
+    j.s1 = m->m_s1;
+    j.s2 = m->m_s2;
+    j.tlb_ctx = m->m_tlb_ctx;
+    j.tlb_query = m->m_tlb_query;
+    return true;
+}
+
+void translation_engine::remember_context(const job& j) {
+    // Only configuration-cache hits: a fetched STE or CD lives in the job, not the cache.
+    if (j.memo == nullptr || j.ste_copy || j.cd_copy)
+        return;
+    context_memo& m = *j.memo;
+    m.m_engine = this;
+    m.m_generation = m_config.generation();
+    m.m_sid = j.sid;
+    m.m_ssid = j.ssid;
+    m.m_e2h = j.cfg.e2h;
+    m.m_strtab_log2size = j.cfg.strtab.log2size;
+    m.m_ste = j.ste;
+    m.m_cd = j.cd;
+    m.m_ste_at = j.ste_ref;
+    m.m_cd_at = j.cd_ref;
+    m.m_world = j.world;
+    m.m_s1 = j.s1;
+    m.m_s2 = j.s2;
+    m.m_tlb_ctx = j.tlb_ctx;
+    m.m_tlb_query = j.tlb_query;
+}
+
+translation_engine::stop translation_engine::resolve_context(job& j) {
+    const stop s = resolve_ste(j);
+    if (s != stop::none)
+        return s;
+    j.access = override_access(j.access, j.ste->ste, m_params.features);
+    return resolve_stages(j);
+}
+
 translation_engine::stop translation_engine::resolve_ste(job& j) {
     const arch::feature_set& f = m_params.features;
     const unsigned sid_bits = std::min(j.cfg.strtab.log2size, f.sid_bits);
@@ -535,7 +638,8 @@ translation_engine::stop translation_engine::resolve_ste(job& j) {
         return stop::config_error;
     }
     j.charge_lookup(m_params.config_lookup_cycles, m_config_lookup_time);
-    const cached_ste* hit = j.debug ? m_config.peek_ste(j.sid) : m_config.lookup_ste(j.sid);
+    const cached_ste* hit =
+        j.debug ? m_config.peek_ste(j.sid) : m_config.lookup_ste(j.sid, j.ste_ref);
     if (!j.debug)
         count_lookup(m_stats.ste_cache, hit);
     if (hit != nullptr) {
@@ -639,7 +743,8 @@ translation_engine::stop translation_engine::resolve_stages(job& j) {
 
     const arch::substream_id key = j.ssid.value_or(0);
     j.charge_lookup(m_params.config_lookup_cycles, m_config_lookup_time);
-    const cached_cd* hit = j.debug ? m_config.peek_cd(j.sid, key) : m_config.lookup_cd(j.sid, key);
+    const cached_cd* hit =
+        j.debug ? m_config.peek_cd(j.sid, key) : m_config.lookup_cd(j.sid, key, j.cd_ref);
     if (!j.debug)
         count_lookup(m_stats.cd_cache, hit);
     if (hit != nullptr) {
@@ -747,6 +852,7 @@ inline void translation_engine::prepare_contexts(job& j) {
     else
         t.vmid.reset();
     t.asid = j.s1 ? j.cd->s1.asid : 0;
+    j.tlb_query = arch::iotlb::query_for(t);
 }
 
 void translation_engine::walk_contexts(job& j) {
@@ -766,11 +872,11 @@ void translation_engine::s2_walk_context(job& j) {
 
 // ------------------------------------------------------------------ translation
 
-bool translation_engine::find_mapping(job& j, bool fill_tlb) {
+inline bool translation_engine::find_mapping(job& j, bool fill_tlb) {
     j.lookup_address = j.s1 ? canonical_va(j.cd->s1, j.address) : j.address;
     j.charge_lookup(m_params.main_tlb_lookup_cycles, m_tlb_lookup_time);
-    const arch::tlb_entry* hit = j.debug ? m_tlb.peek(j.tlb_ctx, j.lookup_address)
-                                         : m_tlb.lookup(j.tlb_ctx, j.lookup_address);
+    const arch::tlb_entry* hit = j.debug ? m_tlb.peek(j.tlb_query, j.lookup_address)
+                                         : m_tlb.lookup(j.tlb_query, j.lookup_address);
     if (!j.debug)
         count_lookup(m_stats.iotlb, hit);
     if (hit == nullptr)
@@ -871,7 +977,7 @@ arch::walk_fault translation_engine::permission_fault(const job& j) const {
 
 // ------------------------------------------------------------------ results
 
-translation_result translation_engine::finish_translation(job& j) {
+inline translation_result translation_engine::finish_translation(job& j) {
     // Every member given, and the event copied from an empty optional rather than made
     // from std::nullopt: an optional's payload left uninitialised makes GCC clear the
     // whole 168-byte result first (rep stos), slower than all the rest of an IOTLB hit's

@@ -80,6 +80,8 @@ struct smmu_config_state {
 /// CR0.ATSCHK and STE.EATS, reference §7.3).
 enum class request_kind : std::uint8_t { untranslated, translated };
 
+class context_memo;
+
 struct translation_request {
     std::uint64_t address = 0;
     arch::stream_id sid = 0;
@@ -87,6 +89,8 @@ struct translation_request {
     arch::access_kind access{};
     request_kind kind = request_kind::untranslated;
     bool debug = false;
+    /// The requester's memo of the context it resolved last (optional; see context_memo).
+    context_memo* memo = nullptr;
 };
 
 enum class translation_response : std::uint8_t {
@@ -123,6 +127,13 @@ struct translation_result {
     /// CD.R / STE.S2R say record.
     std::optional<arch::event_record> event;
     translation_cost cost;
+};
+
+/// What translate_cached() answers: the parts of a translation_result a TBU uses.
+struct cached_translation {
+    arch::phys_addr output_address = 0; ///< of the request's address
+    unsigned size_log2 = 12;            ///< of the mapping the address lies in
+    arch::permission_set permissions{};
 };
 
 /// An ATS Translation Request (PCIe AT=01).
@@ -214,6 +225,40 @@ struct cached_cd {
 
 using engine_config_cache = arch::config_cache<cached_ste, cached_cd>;
 
+class translation_engine;
+
+/// A requester's memo (a TBU keeps one) of the translation context that translate() resolved
+/// for it last: where its STE and CD are in the configuration cache and what the engine
+/// derived from them (stream world, stages, IOTLB tag). When the next untranslated request
+/// has the same StreamID and SubstreamID, under the same STRTAB_BASE_CFG.LOG2SIZE (the
+/// StreamID range check) and CR2.E2H (the stream world), and the configuration cache has not
+/// changed since (engine_config_cache::generation(): every insert, every CFGI_*, and
+/// invalidate_all() on SMMUEN, STRTAB or CR2 changes), translate() repeats the one or two
+/// cache hits from the memo instead of searching: the same statistics, replacement updates
+/// and time as the lookups. It is recorded only when every lookup hit. Opaque to its owner;
+/// never needs flushing, but must not outlive the engines it is used with.
+class context_memo {
+    friend class translation_engine;
+
+    const translation_engine* m_engine = nullptr; ///< whose caches it describes; null: empty
+    std::uint64_t m_generation = 0;               ///< of that engine's configuration cache
+    // The key.
+    arch::stream_id m_sid = 0;
+    std::optional<arch::substream_id> m_ssid;
+    bool m_e2h = false;
+    unsigned m_strtab_log2size = 0;
+    // The context: the entries themselves (valid while the generation is), and where they are.
+    const cached_ste* m_ste = nullptr;
+    const cached_cd* m_cd = nullptr; ///< null: no CD was looked up
+    engine_config_cache::hit_ref m_ste_at;
+    engine_config_cache::hit_ref m_cd_at;
+    arch::stream_world m_world = arch::stream_world::ns_el1;
+    bool m_s1 = false;
+    bool m_s2 = false;
+    arch::tlb_context m_tlb_ctx;
+    arch::iotlb::query m_tlb_query;
+};
+
 class translation_engine {
 public:
     /// Throws std::invalid_argument for a bad cache geometry or tcu_walk_slots == 0.
@@ -223,9 +268,18 @@ public:
     translation_engine& operator=(const translation_engine&) = delete;
 
     /// Translates one transaction starting at `now`, which is advanced by its latency
-    /// (not in debug mode).
+    /// (not in debug mode). Uses and updates req.memo, if given (not in debug mode).
     translation_result translate(const translation_request& req, const smmu_config_state& cfg,
                                  timing::time_ps& now);
+
+    /// translate() in its most frequent case, without its generality: an untranslated,
+    /// non-debug request under SMMUEN whose context req.memo holds (see context_memo), with
+    /// at least one translation stage, and whose address hits the IOTLB with the access
+    /// allowed. Then it has exactly translate()'s effects (statistics, replacement updates,
+    /// `now` advanced by the same lookups) and answers in `out`; otherwise it has no effect
+    /// and returns false, and translate() does the work.
+    bool translate_cached(const translation_request& req, const smmu_config_state& cfg,
+                          timing::time_ps& now, cached_translation& out);
 
     /// Answers an ATS Translation Request (reference §7.2) starting at `now`.
     ats_result translate_ats(const ats_request& req, const smmu_config_state& cfg,
@@ -269,6 +323,13 @@ private:
     enum class stop : std::uint8_t;
 
     // Configuration.
+    bool memo_holds(const context_memo* m, arch::stream_id sid,
+                    const std::optional<arch::substream_id>& ssid,
+                    const smmu_config_state& cfg) const;
+    std::uint32_t repeat_config_hits(const context_memo& m, timing::time_ps& now);
+    bool replay_context(job& j);
+    void remember_context(const job& j);
+    stop resolve_context(job& j);
     stop resolve_ste(job& j);
     stop fetch_ste(job& j, cached_ste& out);
     stop resolve_stages(job& j);

@@ -12,10 +12,6 @@ namespace {
 
 constexpr std::uint64_t u64_max = std::numeric_limits<std::uint64_t>::max();
 
-unsigned floor_log2(std::uint64_t v) { // v != 0
-    return 63u - static_cast<unsigned>(__builtin_clzll(v));
-}
-
 void append_key(std::string& out, const char* key, bool first) {
     if (!first)
         out += ',';
@@ -47,16 +43,6 @@ latency_histogram::latency_histogram(unsigned sub_bucket_bits)
     m_buckets.assign(std::size_t{65u - sub_bucket_bits} << sub_bucket_bits, 0);
 }
 
-std::size_t latency_histogram::bucket_index(std::uint64_t value) const {
-    const std::uint64_t sub_count = std::uint64_t{1} << m_sub_bits;
-    if (value < sub_count)
-        return static_cast<std::size_t>(value);
-    const unsigned e = floor_log2(value);                     // e >= m_sub_bits
-    const std::uint64_t mantissa = value >> (e - m_sub_bits); // in [2^s, 2^(s+1))
-    return static_cast<std::size_t>(std::uint64_t{e - m_sub_bits + 1} * sub_count +
-                                    (mantissa - sub_count));
-}
-
 std::uint64_t latency_histogram::bucket_lower(std::size_t i) const {
     const std::uint64_t sub_count = std::uint64_t{1} << m_sub_bits;
     if (i < sub_count)
@@ -74,16 +60,6 @@ std::uint64_t latency_histogram::bucket_upper(std::size_t i) const {
     return bucket_lower(i) + ((std::uint64_t{1} << shift) - 1);
 }
 
-void latency_histogram::record(std::uint64_t value) {
-    ++m_buckets[bucket_index(value)];
-    if (m_count == 0 || value < m_min)
-        m_min = value;
-    if (value > m_max)
-        m_max = value;
-    ++m_count;
-    m_sum = m_sum > u64_max - value ? u64_max : m_sum + value;
-}
-
 bool latency_histogram::merge(const latency_histogram& other) {
     if (other.m_sub_bits != m_sub_bits)
         return false;
@@ -91,7 +67,7 @@ bool latency_histogram::merge(const latency_histogram& other) {
         return true;
     for (std::size_t i = 0; i < m_buckets.size(); ++i)
         m_buckets[i] += other.m_buckets[i];
-    m_min = m_count == 0 ? other.m_min : std::min(m_min, other.m_min);
+    m_min = std::min(m_min, other.m_min);
     m_max = std::max(m_max, other.m_max);
     m_count += other.m_count;
     m_sum = m_sum > u64_max - other.m_sum ? u64_max : m_sum + other.m_sum;
@@ -100,7 +76,8 @@ bool latency_histogram::merge(const latency_histogram& other) {
 
 void latency_histogram::clear() {
     std::fill(m_buckets.begin(), m_buckets.end(), std::uint64_t{0});
-    m_count = m_min = m_max = m_sum = 0;
+    m_count = m_max = m_sum = 0;
+    m_min = empty_min;
 }
 
 double latency_histogram::mean() const {

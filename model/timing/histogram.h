@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,16 @@ public:
     /// (a configuration error).
     explicit latency_histogram(unsigned sub_bucket_bits = default_sub_bucket_bits);
 
-    void record(std::uint64_t value);
+    /// Inline: it is on the translation hit path.
+    void record(std::uint64_t value) {
+        ++m_buckets[bucket_index(value)];
+        m_min = value < m_min ? value : m_min;
+        m_max = value > m_max ? value : m_max;
+        ++m_count;
+        m_sum = m_sum > std::numeric_limits<std::uint64_t>::max() - value
+                    ? std::numeric_limits<std::uint64_t>::max()
+                    : m_sum + value;
+    }
 
     /// Adds the other histogram's records. Returns false (and changes nothing) when the two
     /// have different bucket layouts.
@@ -55,7 +65,15 @@ public:
 
     unsigned sub_bucket_bits() const { return m_sub_bits; }
     std::size_t bucket_count() const { return m_buckets.size(); }
-    std::size_t bucket_index(std::uint64_t value) const;
+    std::size_t bucket_index(std::uint64_t value) const {
+        const std::uint64_t sub_count = std::uint64_t{1} << m_sub_bits;
+        if (value < sub_count)
+            return static_cast<std::size_t>(value);
+        const auto e = static_cast<unsigned>(63 - __builtin_clzll(value)); // e >= m_sub_bits
+        const std::uint64_t mantissa = value >> (e - m_sub_bits);          // [2^s, 2^(s+1))
+        return static_cast<std::size_t>(std::uint64_t{e - m_sub_bits + 1} * sub_count +
+                                        (mantissa - sub_count));
+    }
     /// Smallest and largest value that falls in bucket i (i < bucket_count()).
     std::uint64_t bucket_lower(std::size_t i) const;
     std::uint64_t bucket_upper(std::size_t i) const;
@@ -69,10 +87,12 @@ public:
     void to_json(std::string& out) const;
 
 private:
+    static constexpr std::uint64_t empty_min = std::numeric_limits<std::uint64_t>::max();
+
     unsigned m_sub_bits;
     std::vector<std::uint64_t> m_buckets;
     std::uint64_t m_count = 0;
-    std::uint64_t m_min = 0;
+    std::uint64_t m_min = empty_min; ///< so that record() needs no test of m_count
     std::uint64_t m_max = 0;
     std::uint64_t m_sum = 0;
 };

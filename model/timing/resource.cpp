@@ -46,12 +46,8 @@ busy_resource::busy_resource(std::size_t slots)
         throw std::invalid_argument("busy_resource: the number of slots must be at least 1");
 }
 
-grant busy_resource::acquire(time_ps arrival, time_ps hold) {
-    // Common case: every slot is free at arrival. The best fit is the last one, and its new
-    // busy-until is the largest value, so the vector stays sorted without a search.
-    const auto slot = arrival >= m_free_at.back()
-                          ? std::prev(m_free_at.end())
-                          : best_slot(m_free_at.begin(), m_free_at.end(), arrival);
+grant busy_resource::acquire_contended(time_ps arrival, time_ps hold) {
+    const auto slot = best_slot(m_free_at.begin(), m_free_at.end(), arrival);
     grant g;
     g.start = std::max(arrival, *slot);
     g.wait = g.start - arrival;
@@ -75,7 +71,7 @@ grant busy_resource::acquire(time_ps arrival, time_ps hold) {
     return g;
 }
 
-time_ps busy_resource::start_time(time_ps arrival) const {
+time_ps busy_resource::contended_start_time(time_ps arrival) const {
     return std::max(arrival, *best_slot(m_free_at.begin(), m_free_at.end(), arrival));
 }
 

@@ -50,7 +50,8 @@ struct resource_stats {
 /// A zero hold occupies nothing: it only waits for a free slot. So with every latency zero
 /// (functional mode) nothing ever waits.
 ///
-/// Cost per call: O(log N) search plus moving at most N timestamps; no allocation.
+/// Cost per call: O(1) when every slot is free at arrival (inline), else an O(log N) search
+/// plus moving at most N timestamps; no allocation.
 class busy_resource {
 public:
     /// slots must be at least 1 (throws std::invalid_argument otherwise: a configuration
@@ -58,10 +59,15 @@ public:
     explicit busy_resource(std::size_t slots);
 
     /// Books a slot for a request arriving at `arrival` that holds it for `hold`.
-    grant acquire(time_ps arrival, time_ps hold);
+    grant acquire(time_ps arrival, time_ps hold) {
+        return arrival >= all_free() ? acquire_when_idle(arrival, hold)
+                                     : acquire_contended(arrival, hold);
+    }
 
     /// The start time acquire(arrival, ...) would return, without booking anything.
-    time_ps start_time(time_ps arrival) const;
+    time_ps start_time(time_ps arrival) const {
+        return arrival >= all_free() ? arrival : contended_start_time(arrival);
+    }
 
     /// The earliest time at which some slot is free.
     time_ps earliest_free() const { return m_free_at.front(); }
@@ -76,6 +82,21 @@ public:
     void reset();
 
 private:
+    // Inline: the common case, every slot free at arrival (translation hit paths). The best fit
+    // is the last slot, and its new busy-until is the largest value: the order is kept as is.
+    grant acquire_when_idle(time_ps arrival, time_ps hold) {
+        grant g;
+        g.start = arrival;
+        g.end = saturating_add(arrival, hold);
+        if (hold != 0)
+            m_free_at.back() = g.end;
+        ++m_stats.acquisitions;
+        m_stats.busy = saturating_add(m_stats.busy, hold);
+        return g;
+    }
+    grant acquire_contended(time_ps arrival, time_ps hold);
+    time_ps contended_start_time(time_ps arrival) const;
+
     std::vector<time_ps> m_free_at; ///< busy-until per slot, kept sorted ascending
     resource_stats m_stats;
 };

@@ -220,5 +220,78 @@ TEST(config_cache, statistics) {
     EXPECT_EQ(c.cd_stats().inserts, 0u);
 }
 
+// ------------------------------------------------------------------ repeated hits
+
+TEST(config_cache, generation_changes_with_every_insert_and_invalidation_only) {
+    cache c = make_cache();
+    std::uint64_t g = c.generation();
+    const auto changed = [&] {
+        const bool yes = c.generation() != g;
+        g = c.generation();
+        return yes;
+    };
+    c.insert_ste(1, {});
+    EXPECT_TRUE(changed()) << "insert_ste";
+    c.insert_cd(1, 0, {});
+    EXPECT_TRUE(changed()) << "insert_cd";
+    c.lookup_ste(1);
+    c.lookup_cd(1, 0);
+    c.lookup_ste(9);
+    c.peek_ste(1);
+    c.peek_cd(1, 0);
+    EXPECT_FALSE(changed()) << "lookups and peeks";
+    c.cfgi_cd(1, 0, true);
+    EXPECT_TRUE(changed()) << "cfgi_cd";
+    c.cfgi_cd_all(1);
+    EXPECT_TRUE(changed()) << "cfgi_cd_all, even with nothing to remove";
+    c.cfgi_ste(1, true);
+    EXPECT_TRUE(changed()) << "cfgi_ste";
+    c.cfgi_ste_range(0, 3);
+    EXPECT_TRUE(changed()) << "cfgi_ste_range";
+    c.cfgi_all();
+    EXPECT_TRUE(changed()) << "cfgi_all";
+}
+
+TEST(config_cache, a_repeated_hit_counts_and_refreshes_like_a_lookup) {
+    // Two ways, LRU. STE 1 is filled first; a hit on it keeps it, so STE 2 goes.
+    cache c(cache_geometry{2, 2, replacement_policy::lru, 1},
+            cache_geometry{2, 2, replacement_policy::lru, 1});
+    c.insert_ste(1, fake_ste{0x11});
+    cache::hit_ref ste_at;
+    ASSERT_NE(c.lookup_ste(1, ste_at), nullptr);
+    c.insert_ste(2, fake_ste{0x22});
+    EXPECT_EQ(c.repeat_ste_hit(ste_at).word0, 0x11u);
+    c.insert_ste(3, {});
+    EXPECT_NE(c.peek_ste(1), nullptr) << "the repeated hit made STE 1 the most recent";
+    EXPECT_EQ(c.peek_ste(2), nullptr);
+    EXPECT_EQ(c.ste_stats().lookups, 2u);
+    EXPECT_EQ(c.ste_stats().hits, 2u);
+
+    c.insert_cd(1, 7, cd_of(7));
+    cache::hit_ref cd_at;
+    ASSERT_NE(c.lookup_cd(1, 7, cd_at), nullptr);
+    c.insert_cd(1, 8, cd_of(8));
+    const fake_cd& repeated = c.repeat_cd_hit(cd_at);
+    EXPECT_EQ(repeated.words[0], 7u);
+    EXPECT_EQ(repeated.words[1], ~std::uint64_t{7});
+    c.insert_cd(1, 9, cd_of(9));
+    EXPECT_NE(c.peek_cd(1, 7), nullptr);
+    EXPECT_EQ(c.peek_cd(1, 8), nullptr);
+    EXPECT_EQ(c.cd_stats().lookups, 2u);
+    EXPECT_EQ(c.cd_stats().hits, 2u);
+    EXPECT_EQ(c.cd_stats().misses, 0u);
+}
+
+TEST(config_cache, hit_ref_names_the_slot_of_the_hit) {
+    cache c = make_cache();
+    c.insert_ste(0x10, fake_ste{0x10});
+    c.insert_ste(0x20, fake_ste{0x20}); // same set (16 sets), second way
+    cache::hit_ref at;
+    ASSERT_NE(c.lookup_ste(0x20, at), nullptr);
+    EXPECT_EQ(at.set, 0u);
+    EXPECT_EQ(at.way, 1u);
+    EXPECT_EQ(c.repeat_ste_hit(at).word0, 0x20u);
+}
+
 } // namespace
 } // namespace smmu::arch

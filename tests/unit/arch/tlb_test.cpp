@@ -536,6 +536,53 @@ TEST(iotlb, statistics) {
     EXPECT_EQ(tlb.stats().invalidated, 0u);
 }
 
+TEST(iotlb, query_for_a_context_finds_what_the_context_finds) {
+    iotlb tlb(big());
+    tlb.insert(make(s1(1, 5), 0x1000, 0xa000));
+    tlb.insert(make(s1(1, 6), 0x2000, 0xb000, 12, 3, true)); // global
+    const iotlb::query q = iotlb::query_for(s1(1, 5));
+    const tlb_entry* own = tlb.lookup(q, 0x1010);
+    ASSERT_NE(own, nullptr);
+    EXPECT_EQ(own->output, 0xa000u);
+    const tlb_entry* global = tlb.lookup(q, 0x2010);
+    ASSERT_NE(global, nullptr) << "a global entry of another ASID";
+    EXPECT_EQ(global->output, 0xb000u);
+    EXPECT_EQ(tlb.lookup(iotlb::query_for(s1(1, 6)), 0x1010), nullptr) << "other ASID";
+    EXPECT_EQ(tlb.lookup(iotlb::query_for(s1(2, 5)), 0x1010), nullptr) << "other VMID";
+    EXPECT_EQ(tlb.peek(q, 0x1fff), own);
+    EXPECT_EQ(tlb.stats().lookups, 4u);
+    EXPECT_EQ(tlb.stats().hits, 2u);
+}
+
+TEST(iotlb, a_counted_peek_is_a_lookup) {
+    // One set of four ways, LRU: page 0x1000 is the oldest until its hit is counted.
+    iotlb tlb(cache_geometry{4, 4, replacement_policy::lru, 1});
+    fill_pages(tlb, 4);
+    iotlb::hit_ref where;
+    const tlb_entry* e = tlb.peek(iotlb::query_for(s1(1, 1)), 0x1800, where);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->input, 0x1000u);
+    EXPECT_EQ(where.set, 0u);
+    EXPECT_EQ(where.way, 0u);
+    EXPECT_EQ(tlb.stats().lookups, 0u) << "a peek is not counted";
+    tlb.count_hit(where);
+    EXPECT_EQ(tlb.stats().lookups, 1u);
+    EXPECT_EQ(tlb.stats().hits, 1u);
+    EXPECT_EQ(tlb.stats().misses, 0u);
+    tlb.insert(make(s1(1, 1), 0x5000, 0));
+    EXPECT_EQ(present_pages(tlb, 5), (std::vector<bool>{true, false, true, true, true}))
+        << "as after a lookup of 0x1000 (lru_eviction_order)";
+}
+
+TEST(iotlb, an_uncounted_peek_leaves_replacement_alone) {
+    iotlb tlb(cache_geometry{4, 4, replacement_policy::lru, 1});
+    fill_pages(tlb, 4);
+    iotlb::hit_ref where;
+    ASSERT_NE(tlb.peek(iotlb::query_for(s1(1, 1)), 0x1000, where), nullptr);
+    tlb.insert(make(s1(1, 1), 0x5000, 0));
+    EXPECT_EQ(present_pages(tlb, 5), (std::vector<bool>{false, true, true, true, true}));
+}
+
 TEST(addr_range, semantics) {
     EXPECT_TRUE((addr_range{0x2000, 0x1000}.empty()));
     EXPECT_TRUE((addr_range{0x1000, 0x1000}.empty()));

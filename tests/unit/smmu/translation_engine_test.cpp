@@ -1842,3 +1842,387 @@ TEST_F(engine_cache_changes, cd_fetch_keeps_the_ste_it_started_with) {
 
 } // namespace
 } // namespace smmu
+
+// ------------------------------------------------------------------ the context memo
+
+namespace smmu {
+namespace {
+
+class engine_memo : public engine_fixture {
+protected:
+    translation_request memo_req(context_memo& m, std::uint64_t addr, arch::stream_id sid,
+                                 arch::access_kind a = k_read) {
+        translation_request r = make_req(addr, sid, a);
+        r.memo = &m;
+        return r;
+    }
+    translation_result run_with(context_memo& m, std::uint64_t addr, arch::stream_id sid,
+                                arch::access_kind a = k_read) {
+        return run(memo_req(m, addr, sid, a));
+    }
+    bool cached_with(context_memo& m, std::uint64_t addr, arch::stream_id sid,
+                     cached_translation& out, arch::access_kind a = k_read) {
+        return engine().translate_cached(memo_req(m, addr, sid, a), cfg, now, out);
+    }
+
+    /// SID 1 translated twice through memo `m`: the memo is then recorded and replayed.
+    void warm_s1(context_memo& m) {
+        setup_s1();
+        ASSERT_EQ(run_with(m, k_va, 1).response, translation_response::ok);
+        ASSERT_EQ(run_with(m, k_va, 1).response, translation_response::ok);
+        cached_translation c;
+        ASSERT_TRUE(cached_with(m, k_va, 1, c));
+    }
+};
+
+TEST_F(engine_memo, cached_hit_has_the_effects_of_translate) {
+    setup_s1();
+    ASSERT_EQ(run(k_va, 1).response, translation_response::ok); // fills the caches
+    context_memo m;
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c)) << "nothing recorded yet";
+    ASSERT_EQ(run_with(m, k_va, 1).response, translation_response::ok);
+    const translation_engine_stats before = engine().stats();
+    const arch::cache_stats ste_before = engine().config().ste_stats();
+    const arch::cache_stats tlb_before = engine().tlb().stats();
+    const time_ps t0 = now;
+
+    ASSERT_TRUE(cached_with(m, k_va + 0x234, 1, c, k_write));
+    EXPECT_EQ(c.output_address, 0x12345234u);
+    EXPECT_EQ(c.size_log2, 12u);
+    EXPECT_TRUE(c.permissions.user_write);
+    EXPECT_FALSE(c.permissions.priv_exec);
+    EXPECT_EQ(now - t0, 9'000u) << "STE, CD and IOTLB lookups: 3 + 3 + 3 cycles";
+    const translation_engine_stats& s = engine().stats();
+    EXPECT_EQ(s.translations, before.translations + 1);
+    EXPECT_EQ(s.responses[0], before.responses[0] + 1);
+    EXPECT_EQ(s.ste_cache.hits, before.ste_cache.hits + 1);
+    EXPECT_EQ(s.ste_cache.lookups, before.ste_cache.lookups + 1);
+    EXPECT_EQ(s.cd_cache.hits, before.cd_cache.hits + 1);
+    EXPECT_EQ(s.iotlb.hits, before.iotlb.hits + 1);
+    EXPECT_EQ(s.iotlb.lookups, before.iotlb.lookups + 1);
+    EXPECT_EQ(s.latency.count(), before.latency.count() + 1);
+    EXPECT_EQ(s.latency.min(), 9'000u);
+    EXPECT_EQ(engine().config().ste_stats().hits, ste_before.hits + 1);
+    EXPECT_EQ(engine().tlb().stats().hits, tlb_before.hits + 1);
+    EXPECT_EQ(mem.log().size(), 5u) << "no memory access beyond the first walk";
+}
+
+TEST_F(engine_memo, cached_hit_of_a_stage2_stream_has_one_config_lookup) {
+    setup_s2();
+    context_memo m;
+    ASSERT_EQ(run_with(m, k_va, 2).response, translation_response::ok);
+    ASSERT_EQ(run_with(m, k_va, 2).response, translation_response::ok);
+    const time_ps t0 = now;
+    cached_translation c;
+    ASSERT_TRUE(cached_with(m, k_va + 8, 2, c));
+    EXPECT_EQ(c.output_address, k_pa + 8);
+    EXPECT_EQ(now - t0, 6'000u) << "STE and IOTLB lookups";
+    EXPECT_EQ(engine().stats().cd_cache.lookups, 0u);
+}
+
+TEST_F(engine_memo, cached_has_no_effect_when_it_declines) {
+    context_memo m;
+    warm_s1(m);
+    const translation_engine_stats before = engine().stats();
+    const arch::cache_stats tlb_before = engine().tlb().stats();
+    const arch::cache_stats ste_before = engine().config().ste_stats();
+    const time_ps t0 = now;
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va + 0x4000, 1, c)) << "IOTLB miss";
+    translation_request debug = memo_req(m, k_va, 1);
+    debug.debug = true;
+    EXPECT_FALSE(engine().translate_cached(debug, cfg, now, c)) << "debug";
+    translation_request translated = memo_req(m, k_va, 1);
+    translated.kind = request_kind::translated;
+    EXPECT_FALSE(engine().translate_cached(translated, cfg, now, c)) << "translated";
+    translation_request no_memo = make_req(k_va, 1);
+    EXPECT_FALSE(engine().translate_cached(no_memo, cfg, now, c)) << "no memo";
+    cfg.smmuen = false;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c)) << "SMMUEN = 0";
+    cfg.smmuen = true;
+    EXPECT_EQ(now, t0);
+    EXPECT_EQ(engine().stats().translations, before.translations);
+    EXPECT_EQ(engine().stats().iotlb.lookups, before.iotlb.lookups);
+    EXPECT_EQ(engine().stats().ste_cache.lookups, before.ste_cache.lookups);
+    EXPECT_EQ(engine().tlb().stats().lookups, tlb_before.lookups);
+    EXPECT_EQ(engine().config().ste_stats().lookups, ste_before.lookups);
+}
+
+TEST_F(engine_memo, cached_declines_an_access_the_mapping_denies) {
+    setup_s1(s1_ste(), k_s1_user_rw | k_ap_ro);
+    context_memo m;
+    run_with(m, k_va, 1);
+    run_with(m, k_va, 1);
+    const time_ps t0 = now;
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c, k_write));
+    EXPECT_EQ(now, t0);
+    const auto r = run_with(m, k_va, 1, k_write);
+    EXPECT_EQ(r.response, translation_response::permission_denied) << "translate() reports it";
+}
+
+TEST_F(engine_memo, cached_declines_a_bypass_stream) {
+    put_ste(4, base_ste(arch::ste_config::bypass));
+    context_memo m;
+    run_with(m, 0x5000, 4);
+    run_with(m, 0x5000, 4);
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, 0x5000, 4, c));
+    EXPECT_TRUE(run_with(m, 0x5000, 4).bypass);
+}
+
+// Each way the configuration can change must make the memo stale. The IOTLB keeps the
+// page throughout (no TLBI), so a stale memo would still hit and translate.
+
+TEST_F(engine_memo, cfgi_ste_makes_it_stale) {
+    context_memo m;
+    warm_s1(m);
+    put_ste(1, base_ste(arch::ste_config::abort));
+    engine().invalidate(arch::make_cfgi_ste(1, true), cfg);
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c));
+    EXPECT_EQ(run_with(m, k_va, 1).response, translation_response::abort);
+}
+
+TEST_F(engine_memo, cfgi_ste_range_makes_it_stale) {
+    context_memo m;
+    warm_s1(m);
+    put_ste(1, base_ste(arch::ste_config::abort));
+    engine().invalidate(arch::make_cfgi_ste_range(0, 1), cfg); // SIDs 0 to 3
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c));
+    EXPECT_EQ(run_with(m, k_va, 1).response, translation_response::abort);
+}
+
+TEST_F(engine_memo, cfgi_all_makes_it_stale) {
+    context_memo m;
+    warm_s1(m);
+    put_ste(1, base_ste(arch::ste_config::abort));
+    engine().invalidate(arch::make_cfgi_all(), cfg);
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c));
+    EXPECT_EQ(run_with(m, k_va, 1).response, translation_response::abort);
+}
+
+TEST_F(engine_memo, invalidate_all_makes_it_stale) {
+    context_memo m;
+    warm_s1(m);
+    put_ste(1, base_ste(arch::ste_config::abort));
+    engine().invalidate_all(); // SMMUEN, STRTAB_BASE or CR2 changed
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c));
+    EXPECT_EQ(run_with(m, k_va, 1).response, translation_response::abort);
+}
+
+TEST_F(engine_memo, cfgi_cd_makes_it_stale) {
+    context_memo m;
+    warm_s1(m);
+    put_cd(k_cd_table, s1_cd(9)); // a new ASID
+    engine().invalidate(arch::make_cfgi_cd(1, 0, true), cfg);
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c)) << "ASID 9 has no IOTLB entry";
+    const auto r = run_with(m, k_va, 1);
+    EXPECT_EQ(r.response, translation_response::ok);
+    EXPECT_EQ(r.tag.asid, 9u);
+    EXPECT_EQ(engine().stats().walks, 2u);
+}
+
+TEST_F(engine_memo, cfgi_cd_all_makes_it_stale) {
+    context_memo m;
+    warm_s1(m);
+    put_cd(k_cd_table, s1_cd(9));
+    engine().invalidate(arch::make_cfgi_cd_all(1), cfg);
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c));
+    EXPECT_EQ(run_with(m, k_va, 1).tag.asid, 9u);
+}
+
+TEST_F(engine_memo, tlbi_leaves_it_valid) {
+    context_memo m;
+    warm_s1(m);
+    engine().invalidate(arch::make_tlbi_nh_all(0), cfg);
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c)) << "the IOTLB entry is gone";
+    const std::uint64_t ste_lookups = engine().config().ste_stats().lookups;
+    const std::uint64_t ste_hits = engine().config().ste_stats().hits;
+    EXPECT_EQ(run_with(m, k_va, 1).response, translation_response::ok); // walks again
+    EXPECT_EQ(engine().config().ste_stats().lookups, ste_lookups + 1);
+    EXPECT_EQ(engine().config().ste_stats().hits, ste_hits + 1);
+    EXPECT_TRUE(cached_with(m, k_va, 1, c));
+}
+
+TEST_F(engine_memo, another_streams_fetch_makes_it_stale_but_not_wrong) {
+    // One-entry STE cache: SID 4's fetch replaces SID 1's STE in the slot the memo names.
+    params.ste_cache = cache_shape{1, 1, arch::replacement_policy::lru};
+    context_memo m;
+    warm_s1(m);
+    put_ste(4, base_ste(arch::ste_config::abort));
+    context_memo other;
+    EXPECT_EQ(run_with(other, 0x5000, 4).response, translation_response::abort);
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c));
+    const std::uint64_t fetches = engine().stats().ste_fetches;
+    EXPECT_EQ(run_with(m, k_va, 1).response, translation_response::ok);
+    EXPECT_EQ(engine().stats().ste_fetches, fetches + 1) << "SID 1's STE is fetched again";
+}
+
+TEST_F(engine_memo, is_keyed_on_the_stream) {
+    context_memo m;
+    warm_s1(m);
+    put_ste(6, base_ste(arch::ste_config::abort));
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 6, c));
+    EXPECT_EQ(run_with(m, k_va, 6).response, translation_response::abort);
+    translation_request with_ssid = memo_req(m, k_va, 1);
+    with_ssid.ssid = 0;
+    EXPECT_FALSE(engine().translate_cached(with_ssid, cfg, now, c));
+    EXPECT_EQ(run(with_ssid).response, translation_response::abort)
+        << "no substreams: C_BAD_SUBSTREAMID";
+}
+
+TEST_F(engine_memo, is_keyed_on_the_stream_table_size) {
+    context_memo m;
+    warm_s1(m);
+    cfg.strtab.log2size = 0; // only SID 0
+    cfg.recinvsid = true;
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c));
+    const auto r = run_with(m, k_va, 1);
+    EXPECT_EQ(r.response, translation_response::abort);
+    ASSERT_TRUE(r.event);
+    EXPECT_EQ(r.event->id, event_id::c_bad_streamid);
+}
+
+TEST_F(engine_memo, is_keyed_on_cr2_e2h) {
+    arch::ste s = s1_ste();
+    s.strw = arch::ste_strw::el2;
+    setup_s1(s, k_af); // privileged, global
+    context_memo m;
+    ASSERT_EQ(run_with(m, k_va, 1, k_priv_read).tag.regime, arch::tlb_regime::el2);
+    ASSERT_EQ(run_with(m, k_va, 1, k_priv_read).tag.regime, arch::tlb_regime::el2);
+    cfg.e2h = true;
+    cached_translation c;
+    EXPECT_FALSE(cached_with(m, k_va, 1, c, k_priv_read));
+    EXPECT_EQ(run_with(m, k_va, 1, k_priv_read).tag.regime, arch::tlb_regime::el2_e2h);
+}
+
+TEST_F(engine_memo, is_keyed_on_the_engine) {
+    context_memo m;
+    warm_s1(m);
+    translation_engine other(params, mem); // empty caches
+    cached_translation c;
+    EXPECT_FALSE(other.translate_cached(memo_req(m, k_va, 1), cfg, now, c));
+    EXPECT_EQ(other.translate(memo_req(m, k_va, 1), cfg, now).response, translation_response::ok);
+    EXPECT_EQ(other.stats().ste_fetches, 1u);
+}
+
+/// Everything an engine counts, for comparing two engines.
+void expect_same_stats(const translation_engine& a, const translation_engine& b) {
+    const translation_engine_stats& x = a.stats();
+    const translation_engine_stats& y = b.stats();
+    EXPECT_EQ(x.translations, y.translations);
+    EXPECT_EQ(x.responses, y.responses);
+    const auto same_lookups = [](const lookup_stats& p, const lookup_stats& q, const char* what) {
+        EXPECT_EQ(p.lookups, q.lookups) << what;
+        EXPECT_EQ(p.hits, q.hits) << what;
+        EXPECT_EQ(p.misses, q.misses) << what;
+    };
+    same_lookups(x.ste_cache, y.ste_cache, "ste_cache");
+    same_lookups(x.cd_cache, y.cd_cache, "cd_cache");
+    same_lookups(x.iotlb, y.iotlb, "iotlb");
+    same_lookups(x.walk_cache, y.walk_cache, "walk_cache");
+    EXPECT_EQ(x.walks, y.walks);
+    EXPECT_EQ(x.descriptor_reads, y.descriptor_reads);
+    EXPECT_EQ(x.ste_fetches, y.ste_fetches);
+    EXPECT_EQ(x.cd_fetches, y.cd_fetches);
+    EXPECT_EQ(x.faults, y.faults);
+    EXPECT_EQ(x.events, y.events);
+    EXPECT_EQ(x.latency.count(), y.latency.count());
+    EXPECT_EQ(x.latency.sum(), y.latency.sum());
+    EXPECT_EQ(x.latency.max(), y.latency.max());
+    const auto same_cache = [](const arch::cache_stats& p, const arch::cache_stats& q,
+                               const char* what) {
+        EXPECT_EQ(p.lookups, q.lookups) << what;
+        EXPECT_EQ(p.hits, q.hits) << what;
+        EXPECT_EQ(p.misses, q.misses) << what;
+        EXPECT_EQ(p.inserts, q.inserts) << what;
+        EXPECT_EQ(p.evictions, q.evictions) << what;
+        EXPECT_EQ(p.invalidated, q.invalidated) << what;
+    };
+    same_cache(a.config().ste_stats(), b.config().ste_stats(), "STE cache");
+    same_cache(a.config().cd_stats(), b.config().cd_stats(), "CD cache");
+    same_cache(a.tlb().stats(), b.tlb().stats(), "IOTLB");
+}
+
+TEST_F(engine_memo, gives_the_results_statistics_and_time_of_full_lookups) {
+    // Two-entry LRU configuration caches, so that evictions depend on the replacement
+    // updates of repeated hits; six streams on two requesters, faults and invalidations.
+    params.ste_cache = cache_shape{2, 2, arch::replacement_policy::lru};
+    params.cd_cache = cache_shape{2, 2, arch::replacement_policy::lru};
+    setup_s1();
+    put_ste(4, s1_ste());
+    put_ste(5, s1_ste());
+    setup_s2();
+    setup_nested();
+    put_ste(6, base_ste(arch::ste_config::abort));
+    s1_tables.map(k_va + 0x1000, 3, page_desc(k_pa + 0x1000, k_s1_user_rw | k_ap_ro));
+    translation_engine plain(params, mem);
+    translation_engine memoed(params, mem);
+    context_memo memos[2];
+    time_ps t_plain = k_start;
+    time_ps t_memo = k_start;
+
+    // Two streams at a time, one per requester, alternating A B A B A: the last repeated
+    // hit on A makes it the most recent entry, which decides what the next stream evicts.
+    const std::pair<arch::stream_id, arch::stream_id> pairs[] = {{1, 4}, {5, 1}, {4, 2}, {3, 5},
+                                                                 {2, 3}, {6, 1}, {1, 3}, {4, 5}};
+    const std::uint64_t vas[] = {k_va, k_va + 0x10, k_va + 0x1000, k_va + 0x5000};
+    const arch::command commands[] = {arch::make_cfgi_ste(4, true), arch::make_cfgi_cd(1, 0, true),
+                                      arch::make_tlbi_nh_all(0), arch::make_cfgi_all()};
+    unsigned cached = 0;
+    unsigned step = 0;
+    for (unsigned round = 0; round < 8; ++round) {
+        for (const auto& [first, second] : pairs) {
+            for (unsigned i = 0; i < 5; ++i) {
+                const arch::stream_id sid = i % 2 == 0 ? first : second;
+                const std::uint64_t va = vas[(i / 2 + round) % 4];
+                const arch::access_kind a = (step % 7 == 3) ? k_write : k_read;
+                context_memo& m = memos[i % 2];
+                ++step;
+                const translation_result want = plain.translate(make_req(va, sid, a), cfg, t_plain);
+                translation_request req = make_req(va, sid, a);
+                req.memo = &m;
+                cached_translation c;
+                if (memoed.translate_cached(req, cfg, t_memo, c)) {
+                    ++cached;
+                    EXPECT_EQ(want.response, translation_response::ok) << step;
+                    EXPECT_EQ(c.output_address, want.output_address) << step;
+                    EXPECT_EQ(c.size_log2, want.size_log2) << step;
+                    EXPECT_EQ(c.permissions, want.permissions) << step;
+                } else {
+                    const translation_result got = memoed.translate(req, cfg, t_memo);
+                    EXPECT_EQ(got.response, want.response) << step;
+                    EXPECT_EQ(got.output_address, want.output_address) << step;
+                    EXPECT_EQ(got.size_log2, want.size_log2) << step;
+                    EXPECT_EQ(got.permissions, want.permissions) << step;
+                    EXPECT_EQ(got.event.has_value(), want.event.has_value()) << step;
+                    if (got.event && want.event) {
+                        EXPECT_TRUE(*got.event == *want.event) << step;
+                    }
+                }
+                ASSERT_EQ(t_memo, t_plain) << step;
+            }
+        }
+        plain.invalidate(commands[round % 4], cfg);
+        memoed.invalidate(commands[round % 4], cfg);
+    }
+    EXPECT_GT(cached, 30u) << "the memo was used";
+    expect_same_stats(plain, memoed);
+    for (arch::stream_id sid = 1; sid <= 6; ++sid)
+        EXPECT_EQ(plain.config().peek_ste(sid) != nullptr, memoed.config().peek_ste(sid) != nullptr)
+            << sid;
+}
+
+} // namespace
+} // namespace smmu

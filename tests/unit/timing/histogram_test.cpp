@@ -224,6 +224,19 @@ TEST(latency_histogram, clear) {
     EXPECT_EQ(h.min(), 4u);
 }
 
+TEST(latency_histogram, clear_forgets_the_minimum) {
+    latency_histogram h;
+    h.record(4);
+    h.clear();
+    EXPECT_EQ(h.min(), 0u);
+    h.record(9);
+    EXPECT_EQ(h.min(), 9u);
+    latency_histogram other;
+    other.record(30);
+    EXPECT_TRUE(h.merge(other));
+    EXPECT_EQ(h.min(), 9u);
+}
+
 TEST(latency_histogram, json_text) {
     latency_histogram h{4};
     for (std::uint64_t v = 1; v <= 1000; ++v)

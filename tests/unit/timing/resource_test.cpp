@@ -250,6 +250,36 @@ TEST(busy_resource, many_slots_keep_order_under_mixed_holds) {
     EXPECT_EQ(r.all_free(), 100u);
 }
 
+TEST(busy_resource, idle_and_contended_requests_interleave) {
+    // Requests arriving when every slot is free take the idle path; the others search.
+    busy_resource r{2};
+    grant g = r.acquire(0, 10); // idle: [0, 10]
+    EXPECT_EQ(g.start, 0u);
+    EXPECT_EQ(g.end, 10u);
+    g = r.acquire(20, 5); // idle: the slot free at 10 is the best fit, [0, 25]
+    EXPECT_EQ(g.start, 20u);
+    EXPECT_EQ(g.end, 25u);
+    g = r.acquire(5, 1); // contended: the slot free since 0, [6, 25]
+    EXPECT_EQ(g.start, 5u);
+    EXPECT_EQ(g.wait, 0u);
+    EXPECT_EQ(r.start_time(7), 7u);
+    g = r.acquire(7, 100); // the slot free at 6, [25, 107]
+    EXPECT_EQ(g.end, 107u);
+    EXPECT_EQ(r.start_time(8), 25u);
+    g = r.acquire(8, 0); // waits for the slot free at 25, books nothing
+    EXPECT_EQ(g.start, 25u);
+    EXPECT_EQ(g.wait, 17u);
+    g = r.acquire(200, 3); // idle: [25, 203]
+    EXPECT_EQ(g.start, 200u);
+    EXPECT_EQ(r.earliest_free(), 25u);
+    EXPECT_EQ(r.all_free(), 203u);
+    EXPECT_EQ(r.stats().acquisitions, 6u);
+    EXPECT_EQ(r.stats().waits, 1u);
+    EXPECT_EQ(r.stats().total_wait, 17u);
+    EXPECT_EQ(r.stats().max_wait, 17u);
+    EXPECT_EQ(r.stats().busy, 119u);
+}
+
 TEST(busy_resource, hold_saturates_at_time_max) {
     busy_resource r{1};
     const grant g = r.acquire(time_max - 5, 100);
