@@ -293,9 +293,12 @@ TEST_P(shipped_config, runs_to_completion_with_no_violation) {
 }
 
 INSTANTIATE_TEST_SUITE_P(configs, shipped_config,
-                         ::testing::Values("default.json", "dma_map_benchmark.json",
-                                           "nic_strict.json", "sva_ats_accelerator.json",
-                                           "nested_vm.json"));
+                         ::testing::Values("platforms/configs/default.json",
+                                           "platforms/configs/dma_map_benchmark.json",
+                                           "platforms/configs/nic_strict.json",
+                                           "platforms/configs/sva_ats_accelerator.json",
+                                           "platforms/configs/nested_vm.json",
+                                           "docs/tutorial/unmap.json"));
 
 TEST(sim_platform, default_run_exercises_every_part_of_the_workload) {
     sim_platform p(sim_config::default_config());
