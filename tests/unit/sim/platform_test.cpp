@@ -281,9 +281,7 @@ class shipped_config : public ::testing::TestWithParam<const char*> {};
 TEST_P(shipped_config, runs_to_completion_with_no_violation) {
     sim_config c = sim_config::default_config();
     config_origin origin;
-    apply_config(
-        c, load_json_file(source_path(std::string("platforms/configs/") + GetParam()), origin),
-        origin);
+    apply_config(c, load_json_file(source_path(GetParam()), origin), origin);
     sim_platform p(c);
     const run_result r = p.run();
     ASSERT_TRUE(r.finished) << r.error;
