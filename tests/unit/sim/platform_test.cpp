@@ -296,6 +296,7 @@ INSTANTIATE_TEST_SUITE_P(configs, shipped_config,
                                            "platforms/configs/nic_strict.json",
                                            "platforms/configs/sva_ats_accelerator.json",
                                            "platforms/configs/nested_vm.json",
+                                           "platforms/configs/streaming.json",
                                            "docs/tutorial/unmap.json"));
 
 TEST(sim_platform, default_run_exercises_every_part_of_the_workload) {
