@@ -1,6 +1,7 @@
 // smmu-sim's platform end to end: the driver on simulated CPUs, the SMMU, the
 // root complex and ATS endpoints. One platform per test (one process per test).
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -166,6 +167,38 @@ TEST(sim_platform, two_endpoints_with_different_pasids_in_one_sva_domain_are_bot
     EXPECT_EQ(p.endpoint(0).translation_cache().stats().entries_removed +
                   p.endpoint(1).translation_cache().stats().entries_removed,
               2u);
+    EXPECT_EQ(p.checker().total(), 0u);
+}
+
+TEST(sim_platform, unmap_invalidates_exactly_the_endpoints_of_the_domain_and_waits_for_them) {
+    sim_platform p(scripted(3, true));
+    p.set_workload(workload("@0 domain name=d type=s1\n"                // 1
+                            "+ domain name=e type=s1\n"                 // 2
+                            "+ attach dom=d sid=0x10\n"                 // 3
+                            "+ attach dom=d sid=0x11\n"                 // 4
+                            "+ attach dom=e sid=0x12\n"                 // 5
+                            "+ map dom=d iova=0x10000 size=4K\n"        // 6
+                            "+ dma_read sid=0x10 iova=0x10000 len=64\n" // 7
+                            "& dma_read sid=0x11 iova=0x10000 len=64\n" // 8
+                            "+ unmap dom=d iova=0x10000 size=4K\n"));   // 9
+    ASSERT_TRUE(p.run().finished);
+    const sim_platform::op_outcome* unmap = nullptr;
+    for (const auto& o : p.trace_outcomes())
+        if (o.line == 9)
+            unmap = &o;
+    ASSERT_NE(unmap, nullptr);
+    ASSERT_TRUE(unmap->ok);
+    // TLBI, CMD_SYNC, then one ATC_INV per endpoint of the domain and a CMD_SYNC.
+    const std::map<arch::opcode, std::uint64_t> expected{
+        {arch::opcode::tlbi_nh_va, 1}, {arch::opcode::atc_inv, 2}, {arch::opcode::sync, 2}};
+    EXPECT_EQ(unmap->commands, expected);
+    // Each endpoint got the ATC flush of its attach; only d's endpoints got the unmap's.
+    EXPECT_EQ(p.endpoint(0).stats().invalidations_received, 2u);
+    EXPECT_EQ(p.endpoint(1).stats().invalidations_received, 2u);
+    EXPECT_EQ(p.endpoint(2).stats().invalidations_received, 1u);
+    // The second CMD_SYNC waited for both answers: 500 ns down, 1 us in the endpoint,
+    // 500 ns up.
+    EXPECT_GT(unmap->end - unmap->begin, 2'000'000u);
     EXPECT_EQ(p.checker().total(), 0u);
 }
 
