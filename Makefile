@@ -7,7 +7,7 @@ export SC_COPYRIGHT_MESSAGE := DISABLE
 .PHONY: run test deps configure build bench coverage format format-check clean help
 
 help:
-	@echo "make run           install missing packages, build, run the default simulation"
+	@echo "make run           install missing packages, build, run smmu-sim (RUN_ARGS=... passes arguments)"
 	@echo "make test          install missing packages, build, run every test"
 	@echo "make bench         build and run smmu-bench, the host-time benchmark (BENCH_ARGS=...)"
 	@echo "make coverage      line coverage of model/ and driver/ (report in build/coverage-report/)"
@@ -24,7 +24,7 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@$(BUILD)/bin/smmu-demo
+	@$(BUILD)/bin/smmu-sim $(RUN_ARGS)
 
 test: build
 	@ctest --preset $(PRESET) -j $(JOBS)

@@ -120,20 +120,19 @@ op_result smmu_driver::bring_up() {
     return r;
 }
 
-op_status smmu_driver::check_kind(domain_kind kind) const {
+op_status smmu_driver::check_kind(domain_kind kind, arch::granule granule) const {
     const arch::feature_set& f = m_device->features();
     const bool stage_ok = stage_of(kind) == arch::stage::one ? f.s1p : f.s2p;
-    return stage_ok && granule_supported(m_opts.granule, f) ? op_status::ok
-                                                            : op_status::unsupported;
+    return stage_ok && granule_supported(granule, f) ? op_status::ok : op_status::unsupported;
 }
 
-domain_config smmu_driver::config_for(domain_kind kind) const {
+domain_config smmu_driver::config_for(domain_kind kind, arch::granule granule) const {
     const arch::feature_set& f = m_device->features();
     // io-pgtable outputs 52 bits with 64 KB pages only.
-    const unsigned max_bits = m_opts.granule == arch::granule::size_64k ? 52u : 48u;
+    const unsigned max_bits = granule == arch::granule::size_64k ? 52u : 48u;
     domain_config c;
     c.kind = kind;
-    c.granule = m_opts.granule;
+    c.granule = granule;
     c.oas = std::min(f.oas_bits, max_bits);
     c.ias = stage_of(kind) == arch::stage::one ? 48u : std::min(f.ias_bits(), max_bits);
     c.coherent_walk = f.cohacc;
@@ -142,8 +141,12 @@ domain_config smmu_driver::config_for(domain_kind kind) const {
 }
 
 op_result smmu_driver::create_domain(domain_kind kind) {
+    return create_domain(kind, m_opts.granule);
+}
+
+op_result smmu_driver::create_domain(domain_kind kind, arch::granule granule) {
     return measure([&](op_result& r) {
-        r.status = check_kind(kind);
+        r.status = check_kind(kind, granule);
         if (r.status != op_status::ok)
             return;
         std::unique_ptr<lock_ops> table_lock = m_locks.make_lock();
@@ -151,8 +154,8 @@ op_result smmu_driver::create_domain(domain_kind kind) {
             r.status = op_status::no_memory;
             return;
         }
-        domain_create_result c =
-            domain::create(config_for(kind), m_platform, m_rw_locks, std::move(table_lock));
+        domain_create_result c = domain::create(config_for(kind, granule), m_platform, m_rw_locks,
+                                                std::move(table_lock));
         if (!c.dom) {
             r.status = c.status;
             return;

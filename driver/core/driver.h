@@ -78,6 +78,8 @@ public:
     /// A domain of `kind` sized for this SMMU (id in the result). unsupported
     /// when the SMMU lacks the stage or granule, busy when the table is full.
     op_result create_domain(domain_kind kind);
+    /// The same with its own page-table granule (unsupported when the SMMU lacks it).
+    op_result create_domain(domain_kind kind, arch::granule granule);
     /// busy while attached; an SVA domain is flushed first (§3.7).
     op_result destroy_domain(domain_id id);
     /// A device; its StreamIDs must not belong to another master (bad_input).
@@ -112,8 +114,8 @@ public:
 private:
     template <typename F>
     op_result measure(F&& body);
-    domain_config config_for(domain_kind kind) const;
-    op_status check_kind(domain_kind kind) const;
+    domain_config config_for(domain_kind kind, arch::granule granule) const;
+    op_status check_kind(domain_kind kind, arch::granule granule) const;
 
     platform_ops& m_platform;
     rw_lock_factory& m_rw_locks;

@@ -313,4 +313,16 @@ std::size_t iotlb::flush_all() {
     return remove(f);
 }
 
+std::size_t iotlb::count_tagged(std::optional<asid_t> asid, std::optional<vmid_t> vmid) const {
+    std::size_t n = 0;
+    m_store.for_each([&](const stored& s) {
+        const tlb_entry& e = s.entry;
+        const bool asid_ok =
+            !asid || (e.ctx.kind != tlb_kind::stage2 && !e.global && e.ctx.asid == *asid);
+        const bool vmid_ok = !vmid || e.ctx.vmid == *vmid;
+        n += asid_ok && vmid_ok ? 1 : 0;
+    });
+    return n;
+}
+
 } // namespace smmu::arch

@@ -163,6 +163,11 @@ public:
     std::size_t nsnh_all();
     std::size_t flush_all();
 
+    /// Entries carrying a tag (a query for checkers and tests, no statistics): with `asid`,
+    /// non-global stage-1 / nested entries of that ASID; with `vmid`, entries of that VMID;
+    /// with both, entries matching both.
+    std::size_t count_tagged(std::optional<asid_t> asid, std::optional<vmid_t> vmid) const;
+
     const cache_stats& stats() const { return m_stats; }
     void reset_stats() { m_stats = {}; }
     std::size_t size() const { return m_store.size(); }

@@ -500,6 +500,8 @@ smmuv3::tbu_answer smmuv3::translate_access(tbu& port, const translation_request
             ++m_counters.translations;
             ++m_counters.utlb_hits;
             m_translation_latency.record(now - start);
+            if (m_observer != nullptr)
+                m_observer->translation(req.sid, req.ssid, req.address, false, start);
             return {translation_response::ok, hit->output + (req.address - hit->base),
                     hit->size_log2, false};
         }
@@ -510,6 +512,8 @@ smmuv3::tbu_answer smmuv3::translate_access(tbu& port, const translation_request
             end_tcu_trip(port, trip, now);
             fill_utlb(port, req, c.output_address, c.size_log2, c.permissions);
             count_tcu_translation(start, now);
+            if (m_observer != nullptr)
+                m_observer->translation(req.sid, req.ssid, req.address, false, start);
             return {translation_response::ok, c.output_address, c.size_log2, false};
         }
     }
@@ -521,7 +525,15 @@ smmuv3::tbu_answer smmuv3::translate_access(tbu& port, const translation_request
 translation_result smmuv3::translate(tbu& port, const translation_request& req, time_ps& now) {
     const time_ps start = now;
     tcu_trip trip = begin_tcu_trip(port, start);
+    const time_ps tcu_start = trip.at_tcu;
     translation_result r = m_engine.translate(req, m_config, trip.at_tcu);
+    if (m_observer != nullptr) {
+        if (r.cost.walk_step_cycles != 0)
+            m_observer->walk(req.sid, req.address, tcu_start, trip.at_tcu);
+        if (r.response == translation_response::ok && !r.bypass &&
+            req.kind == request_kind::untranslated)
+            m_observer->translation(req.sid, req.ssid, req.address, false, start);
+    }
     end_tcu_trip(port, trip, now);
     if (r.event)
         post_event(*r.event, now);
@@ -602,8 +614,16 @@ void smmuv3::on_translation_request(tlm_ext::translation_request& req, tlm_ext::
     a.no_write = req.no_write;
     a.exec = req.execute;
     a.priv = req.privileged;
+    const time_ps arrived = now;
     now += m_params.cycles(m_params.tbu_tcu_link_cycles);
+    const time_ps tcu_start = now;
     const ats_result r = m_engine.translate_ats(a, m_config, now);
+    if (m_observer != nullptr) {
+        if (r.cost.walk_step_cycles != 0)
+            m_observer->walk(a.sid, a.address, tcu_start, now);
+        if (r.status == ats_status::success && (r.read || r.write || r.exec))
+            m_observer->translation(a.sid, a.ssid, a.address, true, arrived);
+    }
     now += m_params.cycles(m_params.tbu_tcu_link_cycles);
     if (r.event)
         post_event(*r.event, now);
@@ -637,6 +657,11 @@ void smmuv3::on_invalidation_completion(const tlm_ext::invalidation_completion& 
     m_atc_done_at = std::max(m_atc_done_at, at);
     const std::uint32_t completed = it->second & done.itag_vector;
     it->second &= ~completed;
+    if (m_observer != nullptr)
+        for (std::uint32_t bits = completed; bits != 0; bits &= bits - 1)
+            m_observer->atc_invalidation(
+                done.stream_id,
+                m_atc_sent[done.stream_id][static_cast<unsigned>(__builtin_ctz(bits))], at);
     const auto n = static_cast<std::uint32_t>(__builtin_popcount(completed));
     m_atc_outstanding -= n;
     m_counters.atc_inv_completed += n;
@@ -667,6 +692,8 @@ void smmuv3::send_atc_inv(const arch::command& cmd, time_ps& now) {
         now = std::max(now, now_ps(sc_core::SC_ZERO_TIME));
     }
     m_atc_itags[cmd.sid] |= 1u << req->itag;
+    if (m_observer != nullptr)
+        m_atc_sent[cmd.sid][req->itag] = now;
     ++m_atc_outstanding;
     ++m_counters.atc_inv_sent;
 
@@ -732,7 +759,10 @@ void smmuv3::command_thread() {
                 s = step::stop;
                 break;
             }
+            const time_ps begin = now;
             s = execute(d.cmd, cons, q.math, now);
+            if (s == step::next && m_observer != nullptr)
+                m_observer->command(d.cmd, begin, now);
             if (s == step::next) {
                 cons = q.math.advance(cons);
                 ++m_counters.commands[static_cast<std::uint8_t>(d.cmd.op)];
@@ -953,6 +983,15 @@ void smmuv3::downstream_invalidate_dmi(sc_dt::uint64, sc_dt::uint64) {
 }
 
 // ---------------------------------------------------------------- statistics
+
+std::size_t smmuv3::iotlb_entries_tagged(std::optional<std::uint32_t> asid,
+                                         std::optional<std::uint32_t> vmid) const {
+    const auto a =
+        asid ? std::optional<arch::asid_t>{static_cast<arch::asid_t>(*asid)} : std::nullopt;
+    const auto v =
+        vmid ? std::optional<arch::vmid_t>{static_cast<arch::vmid_t>(*vmid)} : std::nullopt;
+    return m_engine.tlb().count_tagged(a, v);
+}
 
 std::string smmuv3::stats_json() const {
     std::string out;

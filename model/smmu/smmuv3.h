@@ -38,6 +38,7 @@
 #include "model/smmu/micro_tlb.h"
 #include "model/smmu/register_file.h"
 #include "model/smmu/smmu_memory.h"
+#include "model/smmu/smmu_observer.h"
 #include "model/smmu/smmu_params.h"
 #include "model/smmu/translation_engine.h"
 #include "model/timing/histogram.h"
@@ -120,6 +121,12 @@ public:
 
     /// Statistics of the whole block as one JSON object.
     std::string stats_json() const;
+
+    /// Installs (or, with nullptr, removes) an observer; it must outlive its installation.
+    void set_observer(smmu_observer* observer) { m_observer = observer; }
+    /// IOTLB entries carrying an ASID and / or a VMID (smmu_observer's checkers).
+    std::size_t iotlb_entries_tagged(std::optional<std::uint32_t> asid,
+                                     std::optional<std::uint32_t> vmid) const;
 
     // Counters tests and platforms read directly.
     struct counters {
@@ -319,6 +326,9 @@ private:
     /// completes no earlier (in-flight translations may use invalidated entries).
     timing::time_ps m_translations_busy_until = 0;
 
+    smmu_observer* m_observer = nullptr;
+    /// When each outstanding ATC invalidation was sent, by StreamID and ITag.
+    std::map<std::uint32_t, std::array<timing::time_ps, 32>> m_atc_sent;
     counters m_counters;
     timing::latency_histogram m_sync_latency;
     timing::latency_histogram m_translation_latency;

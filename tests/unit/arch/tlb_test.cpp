@@ -45,6 +45,25 @@ cache_geometry big() {
 
 // ---------------------------------------------------------------- basics
 
+TEST(iotlb, count_tagged_finds_entries_by_asid_and_vmid) {
+    iotlb t(big());
+    ASSERT_TRUE(t.insert(make(s1(1, 5), 0x1000, 0x8000'0000)));
+    ASSERT_TRUE(t.insert(make(s1(1, 5), 0x2000, 0x8000'1000)));
+    ASSERT_TRUE(t.insert(make(s1(1, 6), 0x1000, 0x8000'2000)));
+    ASSERT_TRUE(t.insert(make(s1(2, 5), 0x1000, 0x8000'3000, 12, 3, true))); // global
+    ASSERT_TRUE(t.insert(make(el1(tlb_kind::stage2, 2), 0x5000, 0x8000'4000)));
+    EXPECT_EQ(t.count_tagged(asid_t{5}, std::nullopt), 2u) << "the global entry has no ASID";
+    EXPECT_EQ(t.count_tagged(asid_t{6}, std::nullopt), 1u);
+    EXPECT_EQ(t.count_tagged(asid_t{7}, std::nullopt), 0u);
+    EXPECT_EQ(t.count_tagged(std::nullopt, vmid_t{1}), 3u);
+    EXPECT_EQ(t.count_tagged(std::nullopt, vmid_t{2}), 2u);
+    EXPECT_EQ(t.count_tagged(asid_t{5}, vmid_t{2}), 0u);
+    EXPECT_EQ(t.count_tagged(asid_t{5}, vmid_t{1}), 2u);
+    t.nh_asid(vmid_t{1}, 5);
+    EXPECT_EQ(t.count_tagged(asid_t{5}, std::nullopt), 0u);
+    EXPECT_EQ(t.stats().lookups, 0u) << "a query, not a lookup";
+}
+
 TEST(iotlb, rejects_bad_geometry) {
     EXPECT_THROW(iotlb(cache_geometry{0, 4}), std::invalid_argument);
     EXPECT_THROW(iotlb(cache_geometry{6, 4}), std::invalid_argument);

@@ -1035,5 +1035,19 @@ TEST(fault_injection, none_by_default) {
     EXPECT_TRUE(f.any());
 }
 
+TEST(smmu_driver, a_domain_may_have_its_own_granule) {
+    arch::feature_set f = features();
+    f.gran16k = false;
+    rig r(f);
+    const op_result big = r.drv.create_domain(domain_kind::paging_s1, arch::granule::size_64k);
+    ASSERT_TRUE(big.ok());
+    EXPECT_EQ(r.drv.find_domain(big.id)->config().granule, arch::granule::size_64k);
+    const op_result dflt = r.drv.create_domain(domain_kind::paging_s1);
+    ASSERT_TRUE(dflt.ok());
+    EXPECT_EQ(r.drv.find_domain(dflt.id)->config().granule, arch::granule::size_4k);
+    EXPECT_EQ(r.drv.create_domain(domain_kind::paging_s2, arch::granule::size_16k).status,
+              op_status::unsupported);
+}
+
 } // namespace
 } // namespace smmu::driver
