@@ -154,6 +154,7 @@ public:
     explicit observer(sim_platform& p)
         : m_p(p) {
         if (p.m_timeline) {
+            m_batches = p.m_timeline->track("smmu", "command batches");
             m_commands = p.m_timeline->track("smmu", "command queue");
             m_walks = p.m_timeline->track("smmu", "walks");
         }
@@ -171,8 +172,17 @@ public:
             m_p.m_checker.sync_completed(0);
         else if (c.op == arch::opcode::atc_inv)
             m_p.m_checker.atc_inv_executed(0, c.sid, begin);
-        if (m_p.m_timeline)
-            m_p.m_timeline->span(m_commands, arch::opcode_name(c.op), begin, end);
+        if (!m_p.m_timeline)
+            return;
+        m_p.m_timeline->span(m_commands, arch::opcode_name(c.op), begin, end);
+        // A batch: the commands up to and including the CMD_SYNC that completes them.
+        if (m_batch_commands++ == 0)
+            m_batch_begin = begin;
+        if (c.op == arch::opcode::sync) {
+            m_p.m_timeline->span(m_batches, "batch", m_batch_begin, end,
+                                 {traces::arg("commands", m_batch_commands)});
+            m_batch_commands = 0;
+        }
     }
 
     void atc_invalidation(std::uint32_t sid, timing::time_ps sent, timing::time_ps done) override {
@@ -186,15 +196,18 @@ public:
     void walk(std::uint32_t sid, std::uint64_t iova, timing::time_ps begin,
               timing::time_ps end) override {
         if (m_p.m_timeline)
-            m_p.m_timeline->span(
+            m_p.m_timeline->async_span(
                 m_walks, "walk", begin, end,
                 {traces::arg("sid", std::uint64_t{sid}), traces::arg::hex("iova", iova)});
     }
 
 private:
     sim_platform& m_p;
+    traces::track_id m_batches{};
     traces::track_id m_commands{};
     traces::track_id m_walks{};
+    timing::time_ps m_batch_begin = 0;
+    std::uint64_t m_batch_commands = 0;
 };
 
 /// The SystemC process that sets the platform up and runs churn and the trace.

@@ -1,6 +1,7 @@
 // smmu-sim's platform end to end: the driver on simulated CPUs, the SMMU, the
 // root complex and ATS endpoints. One platform per test (one process per test).
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -200,6 +201,36 @@ TEST(sim_platform, unmap_invalidates_exactly_the_endpoints_of_the_domain_and_wai
     // 500 ns up.
     EXPECT_GT(unmap->end - unmap->begin, 2'000'000u);
     EXPECT_EQ(p.checker().total(), 0u);
+}
+
+TEST(sim_platform, the_timeline_shows_where_an_unmap_went) {
+    const std::string path =
+        (std::filesystem::temp_directory_path() / "smmu_sim_timeline_test.json").string();
+    {
+        sim_platform p(scripted(2, true), path);
+        p.set_workload(workload(k_map_dma_unmap_dma));
+        ASSERT_TRUE(p.run().finished);
+    }
+    std::ifstream in(path);
+    const nlohmann::json t = nlohmann::json::parse(in);
+    std::map<std::pair<int, int>, std::string> tracks;
+    for (const auto& e : t.at("traceEvents"))
+        if (e.at("ph") == "M" && e.at("name") == "thread_name")
+            tracks[{e.at("pid").get<int>(), e.at("tid").get<int>()}] =
+                e.at("args").at("name").get<std::string>();
+    std::map<std::string, int> seen; // "track/name" -> events
+    for (const auto& e : t.at("traceEvents"))
+        if (e.at("ph") != "M")
+            ++seen[tracks[{e.at("pid").get<int>(), e.at("tid").get<int>()}] + "/" +
+                   e.at("name").get<std::string>()];
+    EXPECT_EQ(seen["cpu0/unmap"], 1);
+    EXPECT_EQ(seen["cpu0/attach"], 1);
+    EXPECT_GE(seen["command batches/batch"], 1);
+    EXPECT_GE(seen["command queue/CMD_SYNC"], 2);
+    EXPECT_EQ(seen["command queue/CMD_TLBI_NH_VA"], 1);
+    EXPECT_GE(seen["walks/walk"], 2) << "an async begin/end pair";
+    EXPECT_EQ(seen["dev.0/ATC invalidation"], 4) << "two round trips, begin and end each";
+    std::filesystem::remove(path);
 }
 
 // ---------------------------------------------------------------- the checker on broken drivers
