@@ -284,7 +284,7 @@ cmdq_stats cmdq::stats() const {
 // --- cmdq_batch -------------------------------------------------------------------
 
 smmu_status cmdq_batch::add(const arch::command& cmd) {
-    if (m_count == m_cmds.size()) {
+    if (m_count == std::clamp<std::size_t>(m_queue.config().batch_entries, 1, m_cmds.size())) {
         if (const smmu_status st = flush_without_sync(); st != smmu_status::ok)
             return st;
     }

@@ -64,6 +64,9 @@ struct cmdq_config {
     sync_method completion = sync_method::poll_cons;
     bool wfe_when_full = false; ///< IDR0.SEV: the SMMU signals when the queue stops being full
     std::uint64_t timeout_ns = default_poll_timeout_ns;
+    /// Commands a cmdq_batch holds before publishing them without a CMD_SYNC:
+    /// 1..64 (Linux: 64, CMDQ_BATCH_ENTRIES). A study parameter.
+    std::size_t batch_entries = cmdq_batch_entries;
 };
 
 /// A snapshot of the producer's counters.
@@ -156,13 +159,14 @@ private:
 };
 
 /// A producer-side batch as Linux keeps on the stack (linux-invs.md §4.8): up to
-/// 64 commands; adding a 65th publishes the 64 without a CMD_SYNC first.
+/// 64 commands (cmdq_config::batch_entries); adding one more publishes them
+/// without a CMD_SYNC first.
 class cmdq_batch {
 public:
     explicit cmdq_batch(cmdq& q)
         : m_queue(q) {}
 
-    /// Appends; when the batch already holds 64, publishes them (no SYNC) first.
+    /// Appends; when the batch is full, publishes it (no SYNC) first.
     smmu_status add(const arch::command& cmd);
     /// Publishes what is held plus a CMD_SYNC and waits for it (a lone SYNC when empty).
     smmu_status sync();

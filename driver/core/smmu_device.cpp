@@ -103,6 +103,7 @@ smmu_status smmu_device::allocate() {
     qc.completion = m_info.completion;
     qc.wfe_when_full = m_info.features.sev;
     qc.timeout_ns = m_cfg.poll_timeout_ns;
+    qc.batch_entries = m_cfg.batch_entries;
     smmu_status st = m_cmdq.allocate(qc);
     if (st == smmu_status::ok)
         st = allocate_eventq();

@@ -48,6 +48,8 @@ struct device_config {
     std::optional<msi_target> eventq_msi;
     /// CR2.E2H (needs IDR0.HYP).
     bool e2h = false;
+    /// Commands per cmdq_batch before an intermediate publication (1..64).
+    std::size_t batch_entries = cmdq_batch_entries;
 };
 
 /// What probe() decided beyond the feature set.

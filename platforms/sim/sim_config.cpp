@@ -226,6 +226,8 @@ void register_params(param_table& t, sim_config& c) {
                   {"16k", arch::granule::size_16k},
                   {"64k", arch::granule::size_64k}},
                  "page-table granule of every domain");
+    t.add("driver.batch_entries", c.batch_entries, "commands",
+          "commands the driver batches before publishing without a CMD_SYNC (1..64)");
     t.add("driver.faults.skip_unmap_invalidation", c.faults.skip_unmap_invalidation,
           "broken driver: unmap sends no invalidation");
     t.add("driver.faults.atc_inv_before_sync", c.faults.atc_inv_before_sync,
@@ -288,6 +290,8 @@ void validate(const sim_config& c) {
     };
     if (c.cpus == 0)
         fail("platform.cpus", "at least 1");
+    if (c.batch_entries < 1 || c.batch_entries > 64)
+        fail("driver.batch_entries", "1..64");
     if (c.groups.empty())
         fail("groups", "at least one group of endpoints");
     std::uint32_t endpoints = 0;

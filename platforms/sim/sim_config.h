@@ -95,6 +95,7 @@ struct sim_config {
     smmu_params smmu{};
     driver::host::cpu_params cpu{};
     arch::granule granule = arch::granule::size_4k;
+    std::uint32_t batch_entries = 64; ///< driver's command batch (Linux: 64)
     driver::fault_injection faults{};
     std::vector<group_config> groups;
     churn_config churn{};

@@ -314,6 +314,7 @@ sim_platform::sim_platform(const sim_config& cfg, const std::string& timeline_pa
     driver::driver_options opts;
     opts.granule = m_cfg.granule;
     opts.faults = m_cfg.faults;
+    opts.device.batch_entries = m_cfg.batch_entries;
     m_driver = std::make_unique<driver::smmu_driver>(*m_platform, m_locks, m_rw_locks, opts);
 
     build_endpoints();

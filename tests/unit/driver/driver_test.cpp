@@ -1049,5 +1049,25 @@ TEST(smmu_driver, a_domain_may_have_its_own_granule) {
               op_status::unsupported);
 }
 
+TEST(smmu_driver, the_batch_size_sets_how_often_a_long_invalidation_is_published) {
+    for (const std::size_t batch : {std::size_t{64}, std::size_t{8}}) {
+        driver_options o;
+        o.device.batch_entries = batch;
+        rig r(features(false), o);
+        r.add_master({3}, false);
+        const domain_id d = r.domain(domain_kind::paging_s1);
+        ASSERT_TRUE(r.drv.attach(d, 3).ok());
+        r.map(d, 0x100000, 32 * 4096);
+        const std::uint64_t before = r.drv.device()->command_queue().stats().prod_writes;
+        const op_result u = r.drv.unmap(d, 0x100000, 32 * 4096);
+        ASSERT_TRUE(u.ok());
+        EXPECT_EQ(u.count(opcode::tlbi_nh_va), 32u);
+        EXPECT_EQ(u.count(opcode::sync), 1u);
+        const std::uint64_t publications =
+            r.drv.device()->command_queue().stats().prod_writes - before;
+        EXPECT_EQ(publications, batch == 64 ? 1u : 4u) << "batch " << batch;
+    }
+}
+
 } // namespace
 } // namespace smmu::driver
