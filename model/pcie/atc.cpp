@@ -1,11 +1,13 @@
 #include "model/pcie/atc.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "model/arch/bits.h"
+#include "model/timing/json.h"
 
 namespace smmu::pcie {
+
+using timing::append_json_field;
 
 namespace {
 
@@ -18,17 +20,6 @@ std::uint64_t last_byte(const tlm_ext::invalidation_request& r) {
         return ~std::uint64_t{0};
     const std::uint64_t extra = r.span - 1;
     return r.address > ~std::uint64_t{0} - extra ? ~std::uint64_t{0} : r.address + extra;
-}
-
-void append_field(std::string& out, const char* key, std::uint64_t value, bool first = false) {
-    if (!first)
-        out += ',';
-    out += '"';
-    out += key;
-    out += "\":";
-    char buf[24];
-    const auto res = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, res.ptr);
 }
 
 } // namespace
@@ -55,16 +46,16 @@ const char* to_string(atc_status s) {
 
 void atc_stats::to_json(std::string& out) const {
     out += '{';
-    append_field(out, "lookups", lookups, true);
-    append_field(out, "hits", hits);
-    append_field(out, "misses", misses);
-    append_field(out, "permission_misses", permission_misses);
-    append_field(out, "fills", fills);
-    append_field(out, "fills_refused", fills_refused);
-    append_field(out, "evictions", evictions);
-    append_field(out, "invalidations", invalidations);
-    append_field(out, "entries_removed", entries_removed);
-    append_field(out, "flushes", flushes);
+    append_json_field(out, "lookups", lookups);
+    append_json_field(out, "hits", hits);
+    append_json_field(out, "misses", misses);
+    append_json_field(out, "permission_misses", permission_misses);
+    append_json_field(out, "fills", fills);
+    append_json_field(out, "fills_refused", fills_refused);
+    append_json_field(out, "evictions", evictions);
+    append_json_field(out, "invalidations", invalidations);
+    append_json_field(out, "entries_removed", entries_removed);
+    append_json_field(out, "flushes", flushes);
     out += '}';
 }
 

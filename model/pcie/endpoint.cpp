@@ -1,12 +1,14 @@
 #include "model/pcie/endpoint.h"
 
 #include <algorithm>
-#include <charconv>
 #include <stdexcept>
 
 #include "model/arch/bits.h"
+#include "model/timing/json.h"
 
 namespace smmu::pcie {
+
+using timing::append_json_field;
 
 using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
@@ -27,17 +29,6 @@ void require_tlp_size(std::uint32_t v, const char* name) {
         throw std::invalid_argument(std::string("endpoint: ") + name +
                                     " must be a power of two from 128 to 4096, not " +
                                     std::to_string(v));
-}
-
-void append_field(std::string& out, const char* key, std::uint64_t value) {
-    if (out.back() != '{')
-        out += ',';
-    out += '"';
-    out += key;
-    out += "\":";
-    char buf[24];
-    const auto res = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, res.ptr);
 }
 
 /// The access a transfer makes. The privileged and execute attributes travel in the PASID
@@ -78,29 +69,29 @@ void endpoint_params::validate() const {
 
 void endpoint_stats::to_json(std::string& out) const {
     out += '{';
-    append_field(out, "dma_transfers", dma_transfers);
-    append_field(out, "dma_failed", dma_failed);
-    append_field(out, "dma_rejected", dma_rejected);
-    append_field(out, "dma_bytes", dma_bytes);
-    append_field(out, "tlps", tlps);
-    append_field(out, "tlps_translated", tlps_translated);
-    append_field(out, "tlps_untranslated", tlps_untranslated);
-    append_field(out, "tlps_failed", tlps_failed);
-    append_field(out, "atc_hits", atc_hits);
-    append_field(out, "atc_misses", atc_misses);
-    append_field(out, "translation_requests", translation_requests);
-    append_field(out, "translations_granted", translations_granted);
-    append_field(out, "translations_untranslated_only", translations_untranslated_only);
-    append_field(out, "translations_denied", translations_denied);
-    append_field(out, "translations_unsupported", translations_unsupported);
-    append_field(out, "translations_aborted", translations_aborted);
-    append_field(out, "translations_broken", translations_broken);
-    append_field(out, "invalidations_received", invalidations_received);
-    append_field(out, "invalidations_completed", invalidations_completed);
-    append_field(out, "invalidation_messages", invalidation_messages);
-    append_field(out, "invalidations_unsupported", invalidations_unsupported);
-    append_field(out, "invalidations_malformed", invalidations_malformed);
-    append_field(out, "max_outstanding_invalidations", max_outstanding_invalidations);
+    append_json_field(out, "dma_transfers", dma_transfers);
+    append_json_field(out, "dma_failed", dma_failed);
+    append_json_field(out, "dma_rejected", dma_rejected);
+    append_json_field(out, "dma_bytes", dma_bytes);
+    append_json_field(out, "tlps", tlps);
+    append_json_field(out, "tlps_translated", tlps_translated);
+    append_json_field(out, "tlps_untranslated", tlps_untranslated);
+    append_json_field(out, "tlps_failed", tlps_failed);
+    append_json_field(out, "atc_hits", atc_hits);
+    append_json_field(out, "atc_misses", atc_misses);
+    append_json_field(out, "translation_requests", translation_requests);
+    append_json_field(out, "translations_granted", translations_granted);
+    append_json_field(out, "translations_untranslated_only", translations_untranslated_only);
+    append_json_field(out, "translations_denied", translations_denied);
+    append_json_field(out, "translations_unsupported", translations_unsupported);
+    append_json_field(out, "translations_aborted", translations_aborted);
+    append_json_field(out, "translations_broken", translations_broken);
+    append_json_field(out, "invalidations_received", invalidations_received);
+    append_json_field(out, "invalidations_completed", invalidations_completed);
+    append_json_field(out, "invalidation_messages", invalidation_messages);
+    append_json_field(out, "invalidations_unsupported", invalidations_unsupported);
+    append_json_field(out, "invalidations_malformed", invalidations_malformed);
+    append_json_field(out, "max_outstanding_invalidations", max_outstanding_invalidations);
     out += ",\"atc\":";
     atc.to_json(out);
     out += '}';

@@ -1,28 +1,20 @@
 #include "model/pcie/root_complex.h"
 
 #include <algorithm>
-#include <charconv>
 #include <set>
 #include <stdexcept>
 
+#include "model/timing/json.h"
+
 namespace smmu::pcie {
+
+using timing::append_json_field;
 
 using sc_core::sc_time;
 using sc_core::SC_ZERO_TIME;
 using timing::time_ps;
 
 namespace {
-
-void append_field(std::string& out, const char* key, std::uint64_t value) {
-    if (out.back() != '{')
-        out += ',';
-    out += '"';
-    out += key;
-    out += "\":";
-    char buf[24];
-    const auto res = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, res.ptr);
-}
 
 std::string indexed(const char* what, std::size_t i, const char* field) {
     return std::string("root_complex: ") + what + "[" + std::to_string(i) + "]." + field;
@@ -70,18 +62,18 @@ void root_complex_params::validate() const {
 
 void root_complex_stats::to_json(std::string& out) const {
     out += '{';
-    append_field(out, "dma_tlps", dma_tlps);
-    append_field(out, "dma_read_bytes", dma_read_bytes);
-    append_field(out, "dma_write_bytes", dma_write_bytes);
-    append_field(out, "unsupported_requests", unsupported_requests);
-    append_field(out, "malformed", malformed);
-    append_field(out, "translation_requests", translation_requests);
-    append_field(out, "invalidation_requests", invalidation_requests);
-    append_field(out, "invalidations_unowned", invalidations_unowned);
-    append_field(out, "invalidations_forwarded", invalidations_forwarded);
-    append_field(out, "function_completions", function_completions);
-    append_field(out, "smmu_completions", smmu_completions);
-    append_field(out, "unsolicited_completions", unsolicited_completions);
+    append_json_field(out, "dma_tlps", dma_tlps);
+    append_json_field(out, "dma_read_bytes", dma_read_bytes);
+    append_json_field(out, "dma_write_bytes", dma_write_bytes);
+    append_json_field(out, "unsupported_requests", unsupported_requests);
+    append_json_field(out, "malformed", malformed);
+    append_json_field(out, "translation_requests", translation_requests);
+    append_json_field(out, "invalidation_requests", invalidation_requests);
+    append_json_field(out, "invalidations_unowned", invalidations_unowned);
+    append_json_field(out, "invalidations_forwarded", invalidations_forwarded);
+    append_json_field(out, "function_completions", function_completions);
+    append_json_field(out, "smmu_completions", smmu_completions);
+    append_json_field(out, "unsolicited_completions", unsolicited_completions);
     out += '}';
 }
 

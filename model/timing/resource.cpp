@@ -1,9 +1,10 @@
 #include "model/timing/resource.h"
 
 #include <algorithm>
-#include <charconv>
 #include <iterator>
 #include <stdexcept>
+
+#include "model/timing/json.h"
 
 namespace smmu::timing {
 
@@ -17,26 +18,15 @@ It best_slot(It first, It last, time_ps arrival) {
     return after == first ? first : std::prev(after);
 }
 
-void append_field(std::string& out, const char* key, std::uint64_t value, bool first = false) {
-    if (!first)
-        out += ',';
-    out += '"';
-    out += key;
-    out += "\":";
-    char buf[24];
-    const auto res = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, res.ptr);
-}
-
 } // namespace
 
 void resource_stats::to_json(std::string& out) const {
     out += '{';
-    append_field(out, "acquisitions", acquisitions, true);
-    append_field(out, "waits", waits);
-    append_field(out, "total_wait_ps", total_wait);
-    append_field(out, "max_wait_ps", max_wait);
-    append_field(out, "busy_ps", busy);
+    append_json_field(out, "acquisitions", acquisitions);
+    append_json_field(out, "waits", waits);
+    append_json_field(out, "total_wait_ps", total_wait);
+    append_json_field(out, "max_wait_ps", max_wait);
+    append_json_field(out, "busy_ps", busy);
     out += '}';
 }
 
