@@ -247,6 +247,19 @@ op_result smmu_driver::remove_master(arch::stream_id sid) {
     });
 }
 
+std::optional<inv> smmu_driver::domain_tag(domain_id id) const {
+    const domain* d = find_domain(id);
+    if (d == nullptr)
+        return std::nullopt;
+    const std::shared_ptr<inv_array> array = d->invs().load();
+    for (std::size_t i = 0; array && i < array->num_invs(); ++i) {
+        const inv& e = (*array)[i];
+        if (e.users.load() != 0 && (e.type == inv_type::s1_asid || e.type == inv_type::s2_vmid))
+            return e;
+    }
+    return std::nullopt;
+}
+
 domain* smmu_driver::find_domain(domain_id id) const {
     if (!m_domain_slots || id == 0 || id > m_opts.max_domains)
         return nullptr;

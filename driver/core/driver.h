@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "driver/core/attach.h"
@@ -108,6 +109,9 @@ public:
     attach_engine* attach_paths() { return m_attach.get(); }
     tag_allocator& tags() { return m_tags; }
     domain* find_domain(domain_id id) const;
+    /// The IOTLB tag (ASID or VMID entry) the domain's invalidation array holds
+    /// live; nullopt when nothing attached to the domain holds one.
+    std::optional<inv> domain_tag(domain_id id) const;
     master* find_master(arch::stream_id sid);
     const driver_options& options() const { return m_opts; }
 

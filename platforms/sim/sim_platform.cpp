@@ -567,23 +567,9 @@ bool sim_platform::set_up() {
     return true;
 }
 
-std::optional<driver::inv> sim_platform::tag_of(driver::domain_id id) const {
-    const driver::domain* d = m_driver->find_domain(id);
-    if (d == nullptr)
-        return std::nullopt;
-    const auto array = d->invs().load();
-    for (std::size_t i = 0; array && i < array->num_invs(); ++i) {
-        const driver::inv& e = (*array)[i];
-        if (e.users.load() != 0 &&
-            (e.type == driver::inv_type::s1_asid || e.type == driver::inv_type::s2_vmid))
-            return e;
-    }
-    return std::nullopt;
-}
-
 void sim_platform::check_released_tag(const std::optional<driver::inv>& before,
                                       driver::domain_id id) {
-    if (!before || tag_of(id))
+    if (!before || m_driver->domain_tag(id))
         return; // no tag, or the domain still has attachments holding it
     const bool asid = before->type == driver::inv_type::s1_asid;
     const std::size_t left = m_smmu->iotlb_entries_tagged(
@@ -598,7 +584,8 @@ driver::op_result sim_platform::attach_tracked(unsigned cpu, driver::domain_id d
     const stream_key key{sid, pasid != 0 ? std::optional<std::uint32_t>{pasid} : std::nullopt};
     const auto old = m_attached.find(key);
     const driver::domain_id previous = old != m_attached.end() ? old->second : 0;
-    const std::optional<driver::inv> tag = previous != 0 ? tag_of(previous) : std::nullopt;
+    const std::optional<driver::inv> tag =
+        previous != 0 ? m_driver->domain_tag(previous) : std::nullopt;
     const driver::op_result r = on_cpu(cpu, d == 0 ? "detach" : "attach", [&] {
         if (d == 0)
             return m_driver->detach(sid, pasid);

@@ -120,8 +120,6 @@ private:
     /// the stream left if that was its last attachment.
     driver::op_result attach_tracked(unsigned cpu, driver::domain_id d, std::uint32_t sid,
                                      std::uint32_t pasid);
-    /// The live ASID / VMID entry of a domain's invalidation array.
-    std::optional<driver::inv> tag_of(driver::domain_id id) const;
     void check_released_tag(const std::optional<driver::inv>& before, driver::domain_id id);
     endpoint_slot* endpoint_with_sid(std::uint32_t sid);
     /// Runs `op` as a job on CPU `cpu` and waits for it; records a timeline span.

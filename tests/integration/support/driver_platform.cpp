@@ -97,17 +97,7 @@ std::vector<arch::event_record> driver_platform::process_events(unsigned i) {
 }
 
 std::optional<driver::inv> driver_platform::tag_of(driver::domain_id id) const {
-    const driver::domain* d = m_driver->find_domain(id);
-    if (d == nullptr)
-        return std::nullopt;
-    const auto array = d->invs().load();
-    for (std::size_t i = 0; array && i < array->num_invs(); ++i) {
-        const driver::inv& e = (*array)[i];
-        if (e.users.load() != 0 &&
-            (e.type == driver::inv_type::s1_asid || e.type == driver::inv_type::s2_vmid))
-            return e;
-    }
-    return std::nullopt;
+    return m_driver->domain_tag(id);
 }
 
 driver::iommu_prot dma_rw() {

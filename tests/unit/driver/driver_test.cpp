@@ -1069,5 +1069,20 @@ TEST(smmu_driver, the_batch_size_sets_how_often_a_long_invalidation_is_published
     }
 }
 
+TEST(tags, domain_tag_is_the_live_asid_entry_while_attached) {
+    rig r;
+    r.add_master({3}, false);
+    const domain_id d = r.domain(domain_kind::paging_s1);
+    EXPECT_FALSE(r.drv.domain_tag(d).has_value()) << "nothing attached";
+    ASSERT_TRUE(r.drv.attach(d, 3).ok());
+    const std::optional<inv> tag = r.drv.domain_tag(d);
+    ASSERT_TRUE(tag.has_value());
+    EXPECT_EQ(tag->type, inv_type::s1_asid);
+    EXPECT_EQ(tag->id, 1u);
+    ASSERT_TRUE(r.drv.detach(3).ok());
+    EXPECT_FALSE(r.drv.domain_tag(d).has_value());
+    EXPECT_FALSE(r.drv.domain_tag(99).has_value());
+}
+
 } // namespace
 } // namespace smmu::driver
