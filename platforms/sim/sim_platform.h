@@ -97,13 +97,13 @@ public:
     /// Unmap latency seen by software (the driver call, CMD_SYNC included), ps.
     const timing::latency_histogram& unmap_latency() const { return m_unmap_latency; }
 
+private:
     struct endpoint_slot; // one endpoint with its domain, mapper and generator
     class observer;       // smmu_observer feeding the checker and the timeline
     class mapper;         // buffer_mapper over the driver
     class top;            // the SystemC module running setup, churn and the trace
     class trace_runner;   // executes workload trace operations
 
-private:
     void build_endpoints();
     void build_generators();
     bool set_up();
