@@ -7,7 +7,13 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "model/pcie/tlp.h"
+#include "model/timing/json.h"
+
 namespace smmu::pcie {
+
+using timing::append_json_field;
+using timing::append_json_key;
 
 namespace {
 
@@ -99,38 +105,16 @@ std::uint64_t packet_bytes(const ring_params& p) {
 
 constexpr std::uint64_t transfers_per_packet = 3;
 
-void append_key(std::string& out, const char* key) {
-    if (out.back() != '{')
-        out += ',';
-    out += '"';
-    out += key;
-    out += "\":";
-}
-
-void append_uint(std::string& out, const char* key, std::uint64_t value) {
-    append_key(out, key);
-    char buf[24];
-    const auto res = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, res.ptr);
-}
-
 void append_double(std::string& out, const char* key, double value) {
-    append_key(out, key);
+    append_json_key(out, key);
     char buf[32];
     const auto res = std::to_chars(buf, buf + sizeof buf, value);
     out.append(buf, res.ptr);
 }
 
 void append_histogram(std::string& out, const char* key, const timing::latency_histogram& h) {
-    append_key(out, key);
+    append_json_key(out, key);
     h.to_json(out);
-}
-
-std::uint64_t resolution_ps() {
-    // Integer conversions when the time resolution is a whole number of picoseconds
-    // (SystemC's default is 1 ps); 0 selects the double path.
-    const double ps = sc_core::sc_get_time_resolution().to_seconds() * 1e12;
-    return ps >= 1.0 ? static_cast<std::uint64_t>(std::llround(ps)) : 0;
 }
 
 } // namespace
@@ -151,24 +135,24 @@ double traffic_stats::atc_hit_rate() const {
 
 void traffic_stats::to_json(std::string& out) const {
     out += '{';
-    append_uint(out, "transactions", transactions);
-    append_uint(out, "failed_transactions", failed_transactions);
-    append_uint(out, "bytes_read", bytes_read);
-    append_uint(out, "bytes_written", bytes_written);
-    append_uint(out, "tlps", tlps);
-    append_uint(out, "atc_hits", atc_hits);
-    append_uint(out, "atc_misses", atc_misses);
-    append_uint(out, "untranslated", untranslated);
+    append_json_field(out, "transactions", transactions);
+    append_json_field(out, "failed_transactions", failed_transactions);
+    append_json_field(out, "bytes_read", bytes_read);
+    append_json_field(out, "bytes_written", bytes_written);
+    append_json_field(out, "tlps", tlps);
+    append_json_field(out, "atc_hits", atc_hits);
+    append_json_field(out, "atc_misses", atc_misses);
+    append_json_field(out, "untranslated", untranslated);
     append_double(out, "atc_hit_rate", atc_hit_rate());
     append_histogram(out, "dma_latency_ps", dma_latency_ps);
     append_histogram(out, "translation_latency_ps", translation_latency_ps);
-    append_uint(out, "packets", packets);
-    append_uint(out, "maps", maps);
-    append_uint(out, "map_failures", map_failures);
-    append_uint(out, "unmaps", unmaps);
+    append_json_field(out, "packets", packets);
+    append_json_field(out, "maps", maps);
+    append_json_field(out, "map_failures", map_failures);
+    append_json_field(out, "unmaps", unmaps);
     append_histogram(out, "map_latency_ps", map_latency_ps);
     append_histogram(out, "unmap_latency_ps", unmap_latency_ps);
-    append_uint(out, "late_ops", late_ops);
+    append_json_field(out, "late_ops", late_ops);
     out += '}';
 }
 
@@ -177,8 +161,7 @@ traffic_generator::traffic_generator(const sc_core::sc_module_name& name, dma_po
     : sc_core::sc_module(name)
     , m_port(port)
     , m_mapper(mapper)
-    , m_spec(spec)
-    , m_ps_per_tick(resolution_ps()) {
+    , m_spec(spec) {
     validate(m_spec);
     const bool ring = std::holds_alternative<ring_params>(m_spec.kind);
     if (ring && m_mapper == nullptr)
@@ -463,18 +446,6 @@ void traffic_generator::finish() {
     m_finished = true;
     m_finished_at = sc_core::sc_time_stamp();
     m_done.notify(sc_core::SC_ZERO_TIME);
-}
-
-timing::time_ps traffic_generator::to_ps(const sc_time& t) const {
-    if (m_ps_per_tick != 0)
-        return t.value() * m_ps_per_tick;
-    return static_cast<timing::time_ps>(std::llround(t.to_seconds() * 1e12));
-}
-
-sc_time traffic_generator::from_ps(timing::time_ps t) const {
-    if (m_ps_per_tick != 0)
-        return sc_time::from_value(timing::saturating_add(t, m_ps_per_tick / 2) / m_ps_per_tick);
-    return sc_time(static_cast<double>(t), sc_core::SC_PS);
 }
 
 } // namespace smmu::pcie

@@ -212,13 +212,10 @@ private:
     void finish();
 
     bool draw_read(double read_fraction);
-    timing::time_ps to_ps(const sc_core::sc_time& t) const;
-    sc_core::sc_time from_ps(timing::time_ps t) const;
 
     dma_port& m_port;
     buffer_mapper* m_mapper;
     generator_spec m_spec;
-    std::uint64_t m_ps_per_tick;
     std::mt19937_64 m_rng;
 
     traffic_stats m_stats;

@@ -31,8 +31,7 @@ constexpr std::uint64_t k_mapper_iova = 0x1'0000'0000; ///< the ring mapper's IO
 constexpr std::uint32_t k_sva_pasid = 1;
 
 timing::time_ps now_ps() {
-    return sc_core::sc_time_stamp().value() *
-           static_cast<std::uint64_t>(sc_core::sc_get_time_resolution().to_seconds() * 1e12 + 0.5);
+    return pcie::now_ps(sc_core::SC_ZERO_TIME);
 }
 
 std::string format_ps(std::uint64_t ps) {
