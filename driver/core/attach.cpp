@@ -25,6 +25,20 @@ bool stage_supported(const domain& d, const arch::feature_set& f) {
     return d.stage2() ? f.s2p : f.s1p;
 }
 
+/// The tag view of `d` as attached directly (v null) or through the vSMMU `v` (§5.2).
+tag_domain tag_view_of(const domain& d, const vsmmu* v) {
+    tag_domain t = d.tag_view();
+    if (v != nullptr) {
+        t.nested = true;
+        t.vsmmu_vmid = v->vmid();
+    }
+    return t;
+}
+
+bool blocks(const arch::ste& guest) {
+    return !guest.v || guest.config == arch::ste_config::abort;
+}
+
 } // namespace
 
 // ---- smmu_instance -------------------------------------------------------------------------
@@ -103,7 +117,10 @@ struct attach_engine::attach_state {
     std::uint32_t ssid = 0;
     domain* old_domain = nullptr;
     domain* new_domain = nullptr;
-    bool ats_enabled = false; ///< ATS after the operation
+    const vsmmu* old_vsmmu = nullptr; ///< the RID was attached through this vSMMU
+    const vsmmu* new_vsmmu = nullptr; ///< the RID will be: new_domain is its parent
+    arch::ste guest;                  ///< the guest STE, with new_vsmmu
+    bool ats_enabled = false;         ///< ATS after the operation
     invs_side old_side;
     invs_side new_side;
     bool link_added = false;     ///< new_domain lists the master
@@ -127,7 +144,7 @@ attach_stats attach_engine::stats() const {
 op_status attach_engine::attach(master& m, domain* d) {
     m_platform.charge(cpu_op::lock);
     lock_guard g(m_lock);
-    if (d == m.m_rid)
+    if (d == m.m_rid && m.m_vsmmu == nullptr)
         return op_status::ok;
     if (d != nullptr) {
         if (d->is_sva())
@@ -139,9 +156,37 @@ op_status attach_engine::attach(master& m, domain* d) {
     }
     attach_state s(m);
     s.old_domain = m.m_rid;
+    s.old_vsmmu = m.m_vsmmu;
     s.new_domain = d;
     // With PASIDs bound the STE stays a CD-table STE, which keeps ATS (cd_needs_ats).
     s.ats_enabled = (d != nullptr || !m.m_pasids.empty()) && m.ats_supported();
+    return attach_locked(s);
+}
+
+op_status attach_engine::attach_nested(master& m, const vsmmu& v, const arch::ste& guest) {
+    m_platform.charge(cpu_op::lock);
+    lock_guard g(m_lock);
+    if (&v.smmu() != &m.smmu() || !v.acceptable(guest))
+        return op_status::bad_input;
+    if (!stage_supported(v.parent(), m.smmu().features()))
+        return op_status::unsupported;
+    if (!m.m_pasids.empty())
+        return op_status::unsupported; // the guest owns the CD table
+    const bool blocked = blocks(guest);
+    const bool wants_ats = !blocked && guest.eats == arch::ste_eats::full;
+    if (wants_ats && !m.ats_supported())
+        return op_status::unsupported;
+    if (blocked ? m.m_rid == nullptr : m.m_vsmmu == &v && m.m_vste == guest)
+        return op_status::ok;
+    attach_state s(m);
+    s.old_domain = m.m_rid;
+    s.old_vsmmu = m.m_vsmmu;
+    if (!blocked) {
+        s.new_domain = &v.parent();
+        s.new_vsmmu = &v;
+        s.guest = guest;
+    }
+    s.ats_enabled = wants_ats;
     return attach_locked(s);
 }
 
@@ -189,12 +234,17 @@ op_status attach_engine::set_ats(master& m, bool wanted) {
     if (!m.m_pasids.empty())
         return op_status::busy; // the PASIDs' ATS entries would have to change too
     m.m_cfg.ats_wanted = wanted;
-    if (m.m_rid == nullptr || m.ats_supported() == m.m_ats_enabled)
+    // Through a vSMMU, ATS also needs the guest STE's EATS.
+    const bool ats =
+        m.ats_supported() && (m.m_vsmmu == nullptr || m.m_vste.eats != arch::ste_eats::abort);
+    if (m.m_rid == nullptr || ats == m.m_ats_enabled)
         return op_status::ok;
     attach_state s(m);
     s.old_domain = m.m_rid;
     s.new_domain = m.m_rid;
-    s.ats_enabled = m.ats_supported();
+    s.old_vsmmu = s.new_vsmmu = m.m_vsmmu;
+    s.guest = m.m_vste;
+    s.ats_enabled = ats;
     return attach_locked(s);
 }
 
@@ -276,7 +326,7 @@ op_status attach_engine::prepare_new_side(attach_state& s) {
         return op_status::ok;
     invs_side& n = s.new_side;
     n.dom = d;
-    const tag_result t = get_iotlb_tag(m_tags, d->tag_view(), s.m.smmu().ref());
+    const tag_result t = get_iotlb_tag(m_tags, tag_view_of(*d, s.new_vsmmu), s.m.smmu().ref());
     if (!t.ok())
         return to_op_status(t.error);
     n.tag = t.tag;
@@ -303,7 +353,7 @@ void attach_engine::prepare_old_side(attach_state& s) {
     o.dom = d;
     // Re-attaching the same domain: the unref applies to the array just merged (§3.6).
     o.old_invs = d == s.new_domain ? s.new_side.new_invs : d->invs().load();
-    const tag_result t = find_iotlb_tag(d->tag_view(), s.m.smmu().ref());
+    const tag_result t = find_iotlb_tag(tag_view_of(*d, s.old_vsmmu), s.m.smmu().ref());
     if (!t.ok()) {
         ++m_stats.warnings; // an attached domain always carries its tag
         return;
@@ -343,7 +393,7 @@ void attach_engine::release_fresh_tag(const attach_state& s) {
 
 // ---- HW write --------------------------------------------------------------------------------
 
-arch::cd attach_engine::make_cd(const domain& d, std::uint32_t asid) const {
+arch::cd make_domain_cd(const domain& d, std::uint32_t asid) {
     const s1_hw_config c = d.pgtable().s1_config().value_or(s1_hw_config{});
     arch::cd cd;
     cd.v = true;
@@ -374,31 +424,15 @@ arch::ste attach_engine::target_ste(const attach_state& s) const {
     std::size_t pasids = m.m_pasids.size(); // includes a PASID being bound
     if (s.ssid != 0 && s.new_domain == nullptr)
         --pasids;
+    if (s.ssid == 0 && s.new_vsmmu != nullptr)
+        return s.new_vsmmu->physical_ste(s.guest, s.ats_enabled);
     const arch::ste_eats eats = s.ats_enabled ? arch::ste_eats::full : arch::ste_eats::abort;
-
-    arch::ste t;
-    t.v = true;
-    if (rid != nullptr && rid->stage2()) {
-        const s2_hw_config c = rid->pgtable().s2_config().value_or(s2_hw_config{});
-        t.config = arch::ste_config::s2_translate;
-        t.shcfg = f.attr_types_ovr ? arch::ste_shcfg::incoming : arch::ste_shcfg::non_shareable;
-        t.eats = eats;
-        t.s2_vmid = static_cast<arch::vmid_t>(s.new_side.tag.id);
-        t.s2_t0sz = static_cast<std::uint8_t>(c.s2t0sz);
-        t.s2_sl0 = static_cast<std::uint8_t>(c.s2sl0);
-        t.s2_ir0 = c.s2ir0;
-        t.s2_or0 = c.s2or0;
-        t.s2_sh0 = c.s2sh0;
-        t.s2_tg = c.s2tg;
-        t.s2_ps = c.s2ps;
-        t.s2_aa64 = true;
-        t.s2_ptw = true; // Linux always sets S2PTW and S2R (reference §3.2)
-        t.s2_r = true;
-        t.s2_ttb = c.s2ttb;
-        return t;
-    }
+    if (rid != nullptr && rid->stage2())
+        return make_s2_ste(*rid, s.new_side.tag.id, f, eats);
     if ((rid == nullptr && pasids == 0) || !m.m_cds)
         return make_default_ste(true); // blocked: abort
+    arch::ste t;
+    t.v = true;
     t.config = arch::ste_config::s1_translate;
     m.m_cds->apply_to(t);
     // RID traffic uses CD 0 of a stage-1 RID domain; a blocked RID's is terminated.
@@ -418,7 +452,7 @@ void attach_engine::write_hw(attach_state& s) {
     const bool clear_cd = !install_cd && is_stage1(s.old_domain);
     // A CD goes in before the STE that reaches it, and out after the STE stopped using it.
     if (install_cd)
-        note(m.m_cds->write_cd(s.ssid, make_cd(*s.new_domain, s.new_side.tag.id)).status);
+        note(m.m_cds->write_cd(s.ssid, make_domain_cd(*s.new_domain, s.new_side.tag.id)).status);
     const arch::ste target = target_ste(s);
     for (const arch::stream_id sid : m.unique_sids())
         note(m.smmu().strtab().write_ste(sid, target).status);
@@ -444,9 +478,11 @@ void attach_engine::commit(attach_state& s) {
     install_old_invs(s);
 
     m.m_ats_enabled = now;
-    if (s.ssid == 0)
+    if (s.ssid == 0) {
         m.m_rid = s.new_domain;
-    else if (s.new_domain != nullptr)
+        m.m_vsmmu = s.new_vsmmu;
+        m.m_vste = s.guest;
+    } else if (s.new_domain != nullptr)
         m.m_pasids[s.ssid] = s.new_domain; // reserved in prepare: no allocation
     else
         m.m_pasids.erase(s.ssid);
@@ -481,6 +517,29 @@ void attach_engine::install_old_invs(attach_state& s) {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
+
+arch::ste make_s2_ste(const domain& d, std::uint32_t vmid, const arch::feature_set& f,
+                      arch::ste_eats eats) {
+    const s2_hw_config c = d.pgtable().s2_config().value_or(s2_hw_config{});
+    arch::ste t;
+    t.v = true;
+    t.config = arch::ste_config::s2_translate;
+    t.shcfg = f.attr_types_ovr ? arch::ste_shcfg::incoming : arch::ste_shcfg::non_shareable;
+    t.eats = eats;
+    t.s2_vmid = static_cast<arch::vmid_t>(vmid);
+    t.s2_t0sz = static_cast<std::uint8_t>(c.s2t0sz);
+    t.s2_sl0 = static_cast<std::uint8_t>(c.s2sl0);
+    t.s2_ir0 = c.s2ir0;
+    t.s2_or0 = c.s2or0;
+    t.s2_sh0 = c.s2sh0;
+    t.s2_tg = c.s2tg;
+    t.s2_ps = c.s2ps;
+    t.s2_aa64 = true;
+    t.s2_ptw = true; // Linux always sets S2PTW and S2R (reference §3.2)
+    t.s2_r = true;
+    t.s2_ttb = c.s2ttb;
+    return t;
+}
 
 void attach_engine::atc_inv_master(master& m, std::optional<std::uint32_t> ssid) {
     const arch::atc_inv_params all = arch::encode_atc_inv_range(0, 0);

@@ -22,6 +22,7 @@
 #include "driver/core/smmu_device.h"
 #include "driver/core/strtab.h"
 #include "driver/core/tags.h"
+#include "driver/core/vsmmu.h"
 #include "model/arch/cd.h"
 #include "model/arch/ste.h"
 
@@ -95,6 +96,11 @@ public:
     unsigned ssid_bits() const { return m_cfg.ssid_bits; }
 
     domain* rid_domain() const { return m_rid; }
+    /// The vSMMU whose guest STE the RID uses (rid_domain() is then its
+    /// parent); null when not attached through a vSMMU.
+    const vsmmu* nested_vsmmu() const { return m_vsmmu; }
+    /// The guest STE installed through nested_vsmmu().
+    const arch::ste& guest_ste() const { return m_vste; }
     domain* pasid_domain(std::uint32_t pasid) const;
     std::size_t pasid_count() const { return m_pasids.size(); }
     /// Null until a stage-1 or PASID attach needed it.
@@ -112,6 +118,8 @@ private:
     inv_list m_build;
     std::unique_ptr<cd_table> m_cds;
     domain* m_rid = nullptr;
+    const vsmmu* m_vsmmu = nullptr;
+    arch::ste m_vste;
     std::map<std::uint32_t, domain*> m_pasids; ///< null while a bind is in flight
     bool m_ats_enabled = false;
     bool m_endpoint_ats = false;
@@ -141,6 +149,14 @@ public:
     /// changed), hw_error (a CD / STE / ATC step failed; the attach completed).
     op_status attach(master& m, domain* d);
     op_status detach(master& m) { return attach(m, nullptr); }
+    /// Installs a guest STE for the master through `v` (the VMM forwarding
+    /// its guest's STE, linux-invs.md §3.6 "nested attach"): the RID is
+    /// tracked by v's nesting parent with v's VMID as its tag (S2_VMID_VSMMU,
+    /// hence S1_CLEAR and ATS_FULL entries), and its STE becomes
+    /// vsmmu::physical_ste. A V = 0 or abort guest STE blocks the master.
+    /// Errors: bad_input (a guest STE vsmmu::acceptable refuses), unsupported
+    /// (PASIDs bound, EATS asked of a master without ATS), and those of attach.
+    op_status attach_nested(master& m, const vsmmu& v, const arch::ste& guest);
     /// Attaches a stage-1 domain (paging S1 or SVA: SVA bind) at `pasid`: CD at
     /// that SSID with the domain's ASID. Errors: bad_input (PASID 0 or beyond
     /// the master's width, stage-2 domain), unsupported (no PASIDs, stage-2
@@ -171,7 +187,6 @@ private:
     void install_old_invs(attach_state& s);
 
     arch::ste target_ste(const attach_state& s) const;
-    arch::cd make_cd(const domain& d, std::uint32_t asid) const;
     void atc_inv_master(master& m, std::optional<std::uint32_t> ssid);
     void set_endpoint_ats(master& m, bool on);
     void note(smmu_status st);
@@ -183,5 +198,12 @@ private:
     attach_stats m_stats;
     smmu_status m_hw_status = smmu_status::ok; ///< first HW failure of the current operation
 };
+
+/// The CD of a stage-1 domain (paging S1 or SVA) with `asid`.
+arch::cd make_domain_cd(const domain& d, std::uint32_t asid);
+
+/// A stage-2 STE for `d` (paging S2 or nesting parent) tagged with `vmid`.
+arch::ste make_s2_ste(const domain& d, std::uint32_t vmid, const arch::feature_set& f,
+                      arch::ste_eats eats);
 
 } // namespace smmu::driver

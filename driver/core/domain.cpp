@@ -4,6 +4,8 @@
 #include <new>
 #include <utility>
 
+#include "driver/core/vsmmu.h"
+
 namespace smmu::driver {
 
 const char* to_string(op_status s) {
@@ -252,6 +254,13 @@ void domain::unlock_table() {
 
 inv_range_status domain::invalidate(inv_range_args args) {
     args.sync_before_ats = !m_cfg.faults.atc_inv_before_sync;
+    if (m_cfg.guest_of != nullptr) {
+        vsmmu_sink sink(*m_cfg.guest_of);
+        inv_range_status st = domain_inv_range(m_invs, args, sink, &m_platform);
+        if (sink.error() != vsmmu_error::none)
+            st.ok = false;
+        return st;
+    }
     cmdq_sink sink;
     inv_range_status st = domain_inv_range(m_invs, args, sink, &m_platform);
     if (sink.status() != smmu_status::ok)

@@ -26,6 +26,8 @@
 
 namespace smmu::driver {
 
+class vsmmu_port;
+
 /// Outcome of a domain, attach or driver operation.
 enum class op_status : std::uint8_t {
     ok,
@@ -104,6 +106,9 @@ struct domain_config {
     unsigned oas = 48;
     bool coherent_walk = true; ///< IDR0.COHACC
     fault_injection faults{};
+    /// A guest's domain: its invalidations go through this vSMMU (vsmmu_sink)
+    /// instead of the command queues its invs entries name.
+    vsmmu_port* guest_of = nullptr;
 };
 
 /// Outcome of map / unmap on a domain. `inv` counts the walker's work

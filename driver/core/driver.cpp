@@ -38,6 +38,32 @@ bool granule_supported(arch::granule g, const arch::feature_set& f) {
 
 } // namespace
 
+/// A vSMMU and the port its guest forwards through.
+class smmu_driver::vsmmu_slot final : public vsmmu_port {
+public:
+    vsmmu_slot(smmu_driver& drv, vsmmu_id id, smmu_instance& smmu, domain& parent,
+               std::uint32_t vmid)
+        : m_drv(drv)
+        , m_id(id)
+        , v(smmu, parent, vmid) {}
+
+    vsmmu_invalidate_result invalidate(const arch::command_words* cmds,
+                                       std::size_t count) override {
+        vsmmu_invalidate_result r;
+        const op_result o = m_drv.vsmmu_invalidate(m_id, cmds, count, &r);
+        r.issued = static_cast<std::size_t>(o.total_commands());
+        return r;
+    }
+
+    op_status install_ste(std::uint32_t vsid, const arch::ste& guest) override {
+        return m_drv.vsmmu_install_ste(m_id, vsid, guest).status;
+    }
+
+    smmu_driver& m_drv;
+    vsmmu_id m_id;
+    vsmmu v;
+};
+
 std::uint64_t op_result::count(arch::opcode op) const {
     const auto it = commands.find(op);
     return it == commands.end() ? 0 : it->second;
@@ -181,6 +207,12 @@ op_result smmu_driver::destroy_domain(domain_id id) {
             r.status = op_status::bad_input;
             return;
         }
+        for (const auto& [vid, slot] : m_vsmmus) {
+            if (&slot->v.parent() == d) {
+                r.status = op_status::busy;
+                return;
+            }
+        }
         {
             const charged_lock a(m_platform, *m_asid_lock);
             if (!d->attachments().empty()) {
@@ -232,6 +264,12 @@ op_result smmu_driver::remove_master(arch::stream_id sid) {
             return;
         }
         master* m = it->second;
+        for (const auto& [vid, slot] : m_vsmmus) {
+            if (slot->v.vsid_of(*m)) {
+                r.status = op_status::busy; // a vdevice still names it
+                return;
+            }
+        }
         {
             const charged_lock a(m_platform, *m_asid_lock);
             if (m->rid_domain() != nullptr || m->pasid_count() != 0) {
@@ -360,6 +398,176 @@ op_result smmu_driver::flush_domain(domain_id id) {
         if (!d->flush_all().ok)
             r.status = op_status::hw_error;
     });
+}
+
+// ---- virtual SMMUs ---------------------------------------------------------------------------
+
+op_result smmu_driver::create_vsmmu(domain_id parent) {
+    return measure([&](op_result& r) {
+        const charged_lock g(m_platform, *m_registry_lock);
+        domain* d = find_domain(parent);
+        if (d == nullptr || !d->nest_parent()) {
+            r.status = op_status::bad_input;
+            return;
+        }
+        id_result vmid;
+        {
+            const charged_lock a(m_platform, *m_asid_lock);
+            vmid = m_tags.alloc_vmid(m_instance->ref());
+        }
+        if (!vmid.ok()) {
+            r.status = to_op_status(vmid.error);
+            return;
+        }
+        const vsmmu_id id = m_next_vsmmu++;
+        try {
+            m_vsmmus.emplace(id, std::make_unique<vsmmu_slot>(*this, id, *m_instance, *d, vmid.id));
+        } catch (const std::bad_alloc&) {
+            const charged_lock a(m_platform, *m_asid_lock);
+            m_tags.free_vmid(m_instance->ref(), vmid.id);
+            r.status = op_status::no_memory;
+            return;
+        }
+        r.id = id;
+    });
+}
+
+op_result smmu_driver::destroy_vsmmu(vsmmu_id id) {
+    return measure([&](op_result& r) {
+        const charged_lock g(m_platform, *m_registry_lock);
+        const auto it = m_vsmmus.find(id);
+        if (it == m_vsmmus.end()) {
+            r.status = op_status::bad_input;
+            return;
+        }
+        const vsmmu& v = it->second->v;
+        const charged_lock a(m_platform, *m_asid_lock);
+        for (const auto& m : m_masters) {
+            if (m->nested_vsmmu() == &v) {
+                r.status = op_status::busy;
+                return;
+            }
+        }
+        // The guest's entries may outlive its last detach's flush (a guest TLBI
+        // never reaches the IOTLB once the STE is gone): the VMID leaves clean.
+        iotlb_tag tag;
+        tag.smmu = m_instance->ref();
+        tag.type = inv_type::s2_vmid;
+        tag.id = v.vmid();
+        cmdq_sink sink;
+        if (!flush_iotlb_tag(sink, tag)) {
+            r.status = op_status::hw_error; // the VMID is kept: it may be unclean
+            return;
+        }
+        m_tags.free_vmid(m_instance->ref(), v.vmid());
+        m_vsmmus.erase(it);
+    });
+}
+
+op_result smmu_driver::vsmmu_add_device(vsmmu_id id, std::uint32_t vsid, arch::stream_id sid) {
+    return measure([&](op_result& r) {
+        const charged_lock g(m_platform, *m_registry_lock);
+        const auto it = m_vsmmus.find(id);
+        const auto m = m_by_sid.find(sid);
+        if (it == m_vsmmus.end() || m == m_by_sid.end()) {
+            r.status = op_status::bad_input;
+            return;
+        }
+        try {
+            if (!it->second->v.add_device(vsid, *m->second))
+                r.status = op_status::bad_input;
+        } catch (const std::bad_alloc&) {
+            r.status = op_status::no_memory;
+        }
+    });
+}
+
+op_result smmu_driver::vsmmu_remove_device(vsmmu_id id, std::uint32_t vsid) {
+    return measure([&](op_result& r) {
+        const charged_lock g(m_platform, *m_registry_lock);
+        const auto it = m_vsmmus.find(id);
+        const master* m = it == m_vsmmus.end() ? nullptr : it->second->v.device(vsid);
+        if (m == nullptr) {
+            r.status = op_status::bad_input;
+            return;
+        }
+        const charged_lock a(m_platform, *m_asid_lock);
+        if (m->nested_vsmmu() == &it->second->v) {
+            r.status = op_status::busy;
+            return;
+        }
+        it->second->v.remove_device(vsid);
+    });
+}
+
+op_result smmu_driver::vsmmu_install_ste(vsmmu_id id, std::uint32_t vsid, const arch::ste& guest) {
+    return measure([&](op_result& r) {
+        const vsmmu* v = nullptr;
+        master* m = nullptr;
+        {
+            const charged_lock g(m_platform, *m_registry_lock);
+            const auto it = m_vsmmus.find(id);
+            if (it != m_vsmmus.end()) {
+                v = &it->second->v;
+                m = v->device(vsid);
+            }
+        }
+        r.status = m == nullptr ? op_status::bad_input : m_attach->attach_nested(*m, *v, guest);
+    });
+}
+
+op_result smmu_driver::vsmmu_invalidate(vsmmu_id id, const arch::command_words* cmds,
+                                        std::size_t count, vsmmu_invalidate_result* detail) {
+    vsmmu_invalidate_result t;
+    const op_result result = measure([&](op_result& r) {
+        std::vector<arch::command> physical;
+        {
+            const charged_lock g(m_platform, *m_registry_lock);
+            const auto it = m_vsmmus.find(id);
+            if (it == m_vsmmus.end()) {
+                r.status = op_status::bad_input;
+                return;
+            }
+            try {
+                physical.reserve(count);
+                t = it->second->v.translate(cmds, count, physical);
+            } catch (const std::bad_alloc&) {
+                r.status = op_status::no_memory;
+                return;
+            }
+        }
+        r.id = static_cast<std::uint32_t>(t.consumed);
+        if (!t.ok())
+            r.status = op_status::bad_input;
+        // What was translated before a refused command is still issued (as iommufd does).
+        if (!physical.empty() || t.ok()) {
+            const smmu_status st =
+                m_device->command_queue().issue(physical.data(), physical.size(), true);
+            if (st != smmu_status::ok) {
+                r.status = op_status::hw_error;
+                t.error = vsmmu_error::queue_failed;
+            }
+        }
+    });
+    if (detail != nullptr)
+        *detail = t;
+    return result;
+}
+
+vsmmu_port* smmu_driver::guest_port(vsmmu_id id) {
+    if (!ready())
+        return nullptr;
+    const charged_lock g(m_platform, *m_registry_lock);
+    const auto it = m_vsmmus.find(id);
+    return it == m_vsmmus.end() ? nullptr : it->second.get();
+}
+
+const vsmmu* smmu_driver::find_vsmmu(vsmmu_id id) const {
+    if (!ready())
+        return nullptr;
+    const charged_lock g(m_platform, *m_registry_lock);
+    const auto it = m_vsmmus.find(id);
+    return it == m_vsmmus.end() ? nullptr : &it->second->v;
 }
 
 } // namespace smmu::driver

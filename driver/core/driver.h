@@ -25,6 +25,7 @@
 #include "driver/core/platform.h"
 #include "driver/core/smmu_device.h"
 #include "driver/core/tags.h"
+#include "driver/core/vsmmu.h"
 #include "model/arch/command.h"
 
 namespace smmu::driver {
@@ -47,6 +48,7 @@ struct driver_options {
 };
 
 using domain_id = std::uint32_t; ///< 0 is never a domain
+using vsmmu_id = std::uint32_t;  ///< 0 is never a vSMMU
 
 struct op_result {
     op_status status = op_status::ok;
@@ -81,11 +83,11 @@ public:
     op_result create_domain(domain_kind kind);
     /// The same with its own page-table granule (unsupported when the SMMU lacks it).
     op_result create_domain(domain_kind kind, arch::granule granule);
-    /// busy while attached; an SVA domain is flushed first (§3.7).
+    /// busy while attached or a vSMMU's parent; an SVA domain is flushed first (§3.7).
     op_result destroy_domain(domain_id id);
     /// A device; its StreamIDs must not belong to another master (bad_input).
     op_result add_master(master_config cfg);
-    /// busy while attached.
+    /// busy while attached or a vSMMU's vdevice.
     op_result remove_master(arch::stream_id sid);
 
     /// Attaches to the master owning `sid`: its RID when pasid == 0, else the PASID.
@@ -103,6 +105,30 @@ public:
     /// Invalidates everything the domain's array names (arm_smmu_domain_inv).
     op_result flush_domain(domain_id id);
 
+    // --- virtual SMMUs: what a VMM asks of the host for a guest (vsmmu.h) --------------
+    /// A vSMMU over the nesting-parent domain `parent` (id in the result); its
+    /// VMID is allocated now. bad_input for another kind of domain,
+    /// tag_exhausted when no VMID is free.
+    op_result create_vsmmu(domain_id parent);
+    /// busy while a master is attached through it; flushes its VMID
+    /// (TLBI_S12_VMALL + CMD_SYNC), then frees it.
+    op_result destroy_vsmmu(vsmmu_id id);
+    /// A vdevice: the guest's StreamID `vsid` is the master owning `sid`.
+    /// bad_input when either is unknown or already has a vdevice here.
+    op_result vsmmu_add_device(vsmmu_id id, std::uint32_t vsid, arch::stream_id sid);
+    /// busy while the master is attached through the vSMMU.
+    op_result vsmmu_remove_device(vsmmu_id id, std::uint32_t vsid);
+    /// The guest installed `guest` as the STE of `vsid` (attach_engine::attach_nested).
+    op_result vsmmu_install_ste(vsmmu_id id, std::uint32_t vsid, const arch::ste& guest);
+    /// Forwards guest invalidation commands (vsmmu::translate) and a CMD_SYNC;
+    /// r.id = commands consumed. bad_input when one is refused (those before it
+    /// were issued), hw_error when the queue failed.
+    op_result vsmmu_invalidate(vsmmu_id id, const arch::command_words* cmds, std::size_t count,
+                               vsmmu_invalidate_result* detail = nullptr);
+    /// The port a guest driver of vSMMU `id` forwards through; null if unknown.
+    vsmmu_port* guest_port(vsmmu_id id);
+    const vsmmu* find_vsmmu(vsmmu_id id) const;
+
     // --- for hosts and tests ---------------------------------------------------------
     smmu_device* device() { return m_device.get(); }
     smmu_instance* instance() { return m_instance.get(); }
@@ -116,6 +142,8 @@ public:
     const driver_options& options() const { return m_opts; }
 
 private:
+    class vsmmu_slot;
+
     template <typename F>
     op_result measure(F&& body);
     domain_config config_for(domain_kind kind, arch::granule granule) const;
@@ -139,6 +167,8 @@ private:
     std::unique_ptr<std::atomic<domain*>[]> m_domain_slots;
     std::vector<std::unique_ptr<master>> m_masters;
     std::map<arch::stream_id, master*> m_by_sid;
+    std::map<vsmmu_id, std::unique_ptr<vsmmu_slot>> m_vsmmus; ///< under the registry lock
+    vsmmu_id m_next_vsmmu = 1;
 };
 
 } // namespace smmu::driver

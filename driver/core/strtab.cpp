@@ -292,6 +292,11 @@ arch::structure_words ste_used_bits(const arch::structure_words& w) {
     return used;
 }
 
+entry_write_result write_cd_entry(platform_ops& platform, std::uint64_t pa,
+                                  const arch::structure_words& target, const entry_sync_fn& sync) {
+    return write_entry(platform, pa, target, cd_used_bits, the_cd_masks().valid[0], sync);
+}
+
 arch::structure_words cd_used_bits(const arch::structure_words& w) {
     const cd_masks& m = the_cd_masks();
     if ((w[0] & m.valid[0]) == 0)
@@ -650,8 +655,7 @@ entry_write_result cd_table::write_cd(arch::substream_id ssid, const arch::cd& t
     if (r.status != smmu_status::ok)
         return r;
     const entry_sync_fn sync = [this, ssid] { return sync_cd(ssid, true); };
-    return write_entry(m_platform, *cd_address(ssid), arch::encode_cd(target), cd_used_bits,
-                       the_cd_masks().valid[0], sync);
+    return write_cd_entry(m_platform, *cd_address(ssid), arch::encode_cd(target), sync);
 }
 
 entry_write_result cd_table::clear_cd(arch::substream_id ssid) {
@@ -668,7 +672,7 @@ entry_write_result cd_table::clear_cd(arch::substream_id ssid) {
     if (!pa)
         return r; // level-2 table never allocated: the CD is already invalid
     const entry_sync_fn sync = [this, ssid] { return sync_cd(ssid, true); };
-    return write_entry(m_platform, *pa, words{}, cd_used_bits, the_cd_masks().valid[0], sync);
+    return write_cd_entry(m_platform, *pa, words{}, sync);
 }
 
 smmu_status cd_table::prepare_cd(arch::substream_id ssid) {

@@ -83,6 +83,10 @@ entry_write_result write_entry(platform_ops& platform, std::uint64_t pa,
 
 arch::structure_words read_entry(platform_ops& platform, std::uint64_t pa);
 
+/// write_entry for the CD at `pa` (encoded `target`; all zero: an invalid CD).
+entry_write_result write_cd_entry(platform_ops& platform, std::uint64_t pa,
+                                  const arch::structure_words& target, const entry_sync_fn& sync);
+
 // --- Stream table -----------------------------------------------------------------
 
 /// Linux's STRTAB_SPLIT: 256 STEs (16 KB) per level-2 table.

@@ -1,6 +1,7 @@
 #include "model/arch/command.h"
 
 #include "model/arch/bits.h"
+#include "model/arch/features.h"
 
 namespace smmu::arch {
 
@@ -1008,6 +1009,19 @@ atc_inv_params encode_atc_inv_range(std::uint64_t iova, std::uint64_t size) {
     const unsigned log2_span = fls(page_start ^ page_end); // at most 52
     const std::uint64_t first_page = align_down(page_start, log2_span);
     return atc_inv_params{first_page << 12, static_cast<std::uint8_t>(log2_span)};
+}
+
+command_decode_context decode_context_for(const feature_set& f) {
+    command_decode_context c;
+    c.s1p = f.s1p;
+    c.s2p = f.s2p;
+    c.hyp = f.hyp;
+    c.ats = f.ats;
+    c.ril = f.ril;
+    c.pri = f.pri;
+    c.stall = f.stalls != stall_model::terminate_only;
+    c.ds = f.ds;
+    return c;
 }
 
 } // namespace smmu::arch

@@ -12,6 +12,8 @@
 
 namespace smmu::arch {
 
+struct feature_set;
+
 /// Command opcodes of SMMUv3.0-3.2 (reference §5.2). 0x04 is both
 /// CMD_CFGI_STE_RANGE and CMD_CFGI_ALL (Range == 31); see make_cfgi_all().
 enum class opcode : std::uint8_t {
@@ -200,6 +202,9 @@ struct command_decode_context {
     /// When false, RES0 bits are ignored, including range fields without RIL.
     bool check_reserved_fields = false;
 };
+
+/// The decode context of a Non-secure queue of an SMMU with features `f`.
+command_decode_context decode_context_for(const feature_set& f);
 
 /// Decode outcome: `cmd` is meaningful when ok(); otherwise `cmd.op` holds the
 /// raw opcode byte (for statistics) and `reason` says why CERROR_ILL.

@@ -62,15 +62,7 @@ smmuv3::smmuv3(const sc_core::sc_module_name& name, const smmu_params& params,
     ats.register_b_transport(this, &smmuv3::ats_b_transport);
     downstream.register_invalidate_direct_mem_ptr(this, &smmuv3::downstream_invalidate_dmi);
     refresh_config();
-    const arch::feature_set& f = m_params.features;
-    m_decode_context.s1p = f.s1p;
-    m_decode_context.s2p = f.s2p;
-    m_decode_context.hyp = f.hyp;
-    m_decode_context.ats = f.ats;
-    m_decode_context.ril = f.ril;
-    m_decode_context.pri = f.pri;
-    m_decode_context.stall = f.stalls != arch::stall_model::terminate_only;
-    m_decode_context.ds = f.ds;
+    m_decode_context = arch::decode_context_for(m_params.features);
 
     SC_HAS_PROCESS(smmuv3);
     SC_THREAD(command_thread);

@@ -70,7 +70,11 @@ public:
     driver::smmu_driver& drv() { return *m_driver; }
     driver::host::dma_allocator& dma() { return m_dma; }
     const sim_lock_factory& locks() const { return m_locks; }
+    sim_lock_factory& locks() { return m_locks; }
     const driver::host::sim_rw_lock_factory& rw_locks() const { return m_rw_locks; }
+    driver::host::sim_rw_lock_factory& rw_locks() { return m_rw_locks; }
+    /// The driver's platform_ops (acts on the CPU whose job calls it).
+    driver::platform_ops& platform() { return *m_platform; }
     /// The command-queue lock (the first lock the driver made).
     const driver::host::sim_lock& cmdq_lock() const { return m_locks.lock(0); }
     const driver_platform_config& config() const { return m_cfg; }
