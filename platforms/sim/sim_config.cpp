@@ -107,10 +107,12 @@ void add_group(param_table& t, const std::string& p, group_config& g) {
     t.add_choice(p + "domain", g.domain,
                  {{"dma", domain_mode::dma},
                   {"s2", domain_mode::s2},
+                  {"nesting_parent", domain_mode::nesting_parent},
                   {"nested", domain_mode::nested},
                   {"sva", domain_mode::sva}},
-                 "dma: a stage-1 DMA domain per endpoint; s2: stage 2; nested: a nesting-parent "
-                 "stage 2 (a VM's device); sva: dma plus an SVA domain at PASID 1");
+                 "dma: a stage-1 DMA domain per endpoint; s2: stage 2; nesting_parent: a "
+                 "nesting-parent stage 2 (IOVA = IPA); nested: a VM's device (guest stage 1 "
+                 "through a vSMMU over the VM's stage 2); sva: dma plus an SVA domain at PASID 1");
     t.add(p + "shared_domain", g.shared_domain,
           "all endpoints of the group in one domain (sva: one SVA domain, PASID 1 each)");
     t.add(p + "driver_ats", g.driver_ats,
@@ -305,6 +307,10 @@ void validate(const sim_config& c) {
             fail(p + "generator.transactions", "a generator needs a limit (or set run.end)");
         if (!g.attach_at_start && g.generator.kind != generator_kind::none)
             fail(p + "attach_at_start", "a generator needs its endpoint attached at start");
+        if (!g.attach_at_start && g.domain == domain_mode::nested)
+            fail(p + "attach_at_start", "a nested group's guest attaches at start");
+        if (g.domain == domain_mode::nested && g.pasid)
+            fail(p + "pasid", "the guest driver of a nested group has no PASIDs");
         for (std::size_t k = 0; k < i; ++k)
             if (c.groups[k].name == g.name)
                 fail(p + "name", "\"" + g.name + "\" is used twice");
@@ -318,6 +324,9 @@ void validate(const sim_config& c) {
             found = found || g.name == c.churn.group;
         if (!found)
             fail("churn.group", "no group named \"" + c.churn.group + "\"");
+        for (const group_config& g : c.groups)
+            if (g.name == c.churn.group && g.domain == domain_mode::nested)
+                fail("churn.group", "churn of a nested group (the guest's) is not modelled");
     }
 }
 

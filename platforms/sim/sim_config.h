@@ -37,10 +37,14 @@ struct generator_config {
 
 /// How the driver gives a group's endpoints their address space.
 enum class domain_mode : std::uint8_t {
-    dma,    ///< one paging (stage-1) DMA domain per endpoint, like Linux's default domains
-    s2,     ///< one stage-2 paging domain per endpoint (VMID-tagged)
-    nested, ///< one nesting-parent stage-2 domain per endpoint: a VM's device, IOVA = IPA
-    sva,    ///< the endpoint's RID on a DMA domain, plus one SVA domain bound at PASID 1
+    dma, ///< one paging (stage-1) DMA domain per endpoint, like Linux's default domains
+    s2,  ///< one stage-2 paging domain per endpoint (VMID-tagged)
+    /// one nesting-parent stage-2 domain per endpoint (IOVA = IPA, no guest stage 1)
+    nesting_parent,
+    /// a virtual machine's device: the guest driver's stage-1 domain through the
+    /// VM's vSMMU, over the VM's nesting-parent stage 2 (one VM for all such groups)
+    nested,
+    sva, ///< the endpoint's RID on a DMA domain, plus one SVA domain bound at PASID 1
 };
 
 /// `count` identical endpoints.

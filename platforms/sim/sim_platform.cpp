@@ -26,6 +26,10 @@ namespace {
 constexpr std::uint64_t k_memory_base = 0x8000'0000;
 constexpr std::uint64_t k_smmu_base = 0x1000'0000;
 constexpr std::uint64_t k_driver_pool = 32ull << 20;   ///< at the top of the memory
+constexpr std::uint64_t k_guest_ipa = 0x4000'0000;     ///< guest RAM of the nested groups' VM
+constexpr std::uint64_t k_guest_kernel = 2ull << 20;   ///< guest RAM for its CDs and page tables
+constexpr std::uint64_t k_guest_align = 2ull << 20;    ///< guest RAM is mapped with 2 MiB blocks
+constexpr std::uint32_t k_guest_domains = 0x8000'0000; ///< checker ids of guest domains
 constexpr std::uint64_t k_buffer_iova = 0x4000'0000;   ///< generators' long-lived buffers
 constexpr std::uint64_t k_mapper_iova = 0x1'0000'0000; ///< the ring mapper's IOVA space
 constexpr std::uint32_t k_sva_pasid = 1;
@@ -54,6 +58,25 @@ std::uint64_t page_round(std::uint64_t bytes) {
     return (bytes + 4095) & ~std::uint64_t{4095};
 }
 
+std::uint64_t ring_pool_bytes(const pcie::ring_params& r) {
+    return page_round(r.buffer_bytes) * (r.depth + 2) +
+           page_round(std::uint64_t{r.slots} * (r.descriptor_bytes + r.completion_bytes));
+}
+
+/// The memory an endpoint's generator needs for its buffers.
+std::uint64_t buffer_bytes_of(const generator_config& q) {
+    switch (q.kind) {
+    case generator_kind::stream:
+    case generator_kind::random:
+        return page_round(q.buffer_bytes);
+    case generator_kind::ring:
+        return page_round(ring_pool_bytes(q.ring));
+    case generator_kind::none:
+        break;
+    }
+    return 0;
+}
+
 driver::iommu_prot rw_prot() {
     driver::iommu_prot p;
     p.read = true;
@@ -66,6 +89,21 @@ driver::iommu_prot rw_prot() {
 
 // ---------------------------------------------------------------- pieces
 
+/// The virtual machine of the nested groups: guest RAM (an IPA window the
+/// nesting parent maps onto a block of the platform's memory), the vSMMU, and
+/// the guest's SMMU driver, which runs on the platform's CPUs (vCPUs).
+struct sim_platform::virtual_machine {
+    driver::host::guest_window window;
+    std::uint64_t buffer_next = 0; ///< IPA bump allocator of guest buffers
+    driver::domain_id parent = 0;
+    driver::vsmmu_id vsmmu = 0;
+    std::uint32_t vmid = 0;
+    std::uint32_t next_vsid = 1; ///< vSIDs 1, 2, ... in set-up order
+    std::unique_ptr<driver::host::guest_memory> memory;
+    std::unique_ptr<driver::guest_driver> guest;
+    std::map<std::string, driver::domain_id> shared; ///< shared_domain groups' guest domains
+};
+
 struct sim_platform::endpoint_slot {
     std::size_t index = 0;
     const group_config* group = nullptr;
@@ -74,7 +112,12 @@ struct sim_platform::endpoint_slot {
     pcie::requester_id rid = 0;
     unsigned cpu = 0;
     std::unique_ptr<pcie::endpoint> ep;
-    driver::domain_id domain = 0;     ///< RID domain
+    driver::domain_id domain = 0; ///< RID domain (in_vm: the guest's domain)
+    bool in_vm = false;           ///< a nested group's endpoint: the VM's device
+    std::uint32_t vsid = 0;       ///< in_vm: its StreamID in the guest
+
+    /// The checker's name of `domain`: guest domains get their own range.
+    std::uint32_t checker_domain() const { return in_vm ? k_guest_domains | domain : domain; }
     driver::domain_id sva_domain = 0; ///< at PASID 1 (domain_mode::sva)
     driver::domain_id churn_domain = 0;
     std::unique_ptr<mapper> buffers;
@@ -110,30 +153,24 @@ public:
             m_pool_next = 0;
         const std::uint64_t pa = m_pool + m_pool_next;
         m_pool_next += size;
-        const driver::domain_id d = m_e.domain;
         const timing::time_ps begin = now_ps();
-        const driver::op_result r = m_p.on_cpu(
-            m_e.cpu, "map", [&] { return m_p.m_driver->map(d, iova, pa, size, rw_prot()); });
+        const driver::op_result r =
+            m_p.on_cpu(m_e.cpu, "map", [&] { return m_p.map_buffer(m_e, iova, pa, size); });
         m_p.m_map_latency.record(now_ps() - begin);
         if (!r.ok()) {
-            ++m_p.m_driver_errors;
             free.push_back(iova);
             return std::nullopt;
         }
-        m_p.m_checker.mapped(d, iova, size);
+        m_p.m_checker.mapped(m_e.checker_domain(), iova, size);
         return iova;
     }
 
     void unmap(std::uint64_t iova, std::uint32_t bytes) override {
         const std::uint64_t size = page_round(bytes);
-        const driver::domain_id d = m_e.domain;
         const timing::time_ps begin = now_ps();
-        const driver::op_result r =
-            m_p.on_cpu(m_e.cpu, "unmap", [&] { return m_p.m_driver->unmap(d, iova, size); });
+        m_p.on_cpu(m_e.cpu, "unmap", [&] { return m_p.unmap_buffer(m_e, iova, size); });
         m_p.m_unmap_latency.record(now_ps() - begin);
-        if (!r.ok())
-            ++m_p.m_driver_errors;
-        m_p.m_checker.unmapped(d, iova, size, now_ps());
+        m_p.m_checker.unmapped(m_e.checker_domain(), iova, size, now_ps());
         m_free[size].push_back(iova);
     }
 
@@ -344,6 +381,7 @@ void sim_platform::build_endpoints() {
                                              static_cast<unsigned>(k / 32));
             e->sid = g.stream_id_base != 0 ? g.stream_id_base + n : e->rid;
             e->cpu = static_cast<unsigned>(k % m_cfg.cpus);
+            e->in_vm = g.domain == domain_mode::nested;
             pcie::endpoint_params ep;
             ep.rid = e->rid;
             ep.ats_capable = g.ats;
@@ -395,6 +433,7 @@ void sim_platform::build_endpoints() {
 void sim_platform::build_generators() {
     // Physical memory for buffers: from the bottom of the memory up.
     m_data_next = k_memory_base;
+    reserve_guest_ram();
     for (auto& e : m_endpoints) {
         const generator_config& q = e->group->generator;
         if (q.kind == generator_kind::none)
@@ -438,11 +477,8 @@ void sim_platform::build_generators() {
             r.pasid = std::nullopt; // ring buffers live in the RID's DMA domain
             spec.kind = r;
             spec.stop.transactions = 3 * q.transactions; // descriptor, buffer, completion
-            const std::uint64_t pool =
-                page_round(r.buffer_bytes) * (r.depth + 2) +
-                page_round(std::uint64_t{r.slots} * (r.descriptor_bytes + r.completion_bytes));
-            e->buffers = std::make_unique<mapper>(*this, *e, m_data_next, pool);
-            m_data_next += page_round(pool);
+            const std::uint64_t pool = ring_pool_bytes(r);
+            e->buffers = std::make_unique<mapper>(*this, *e, take_buffer(*e, pool), pool);
             break;
         }
         case generator_kind::none:
@@ -500,10 +536,15 @@ bool sim_platform::set_up() {
             return fail("add_master " + e->name, m);
         if (!g.attach_at_start)
             continue;
+        if (e->in_vm) {
+            if (!set_up_vm_endpoint(*e))
+                return false;
+            continue;
+        }
         const driver::domain_kind kind =
-            g.domain == domain_mode::s2       ? driver::domain_kind::paging_s2
-            : g.domain == domain_mode::nested ? driver::domain_kind::nesting_parent
-                                              : driver::domain_kind::paging_s1;
+            g.domain == domain_mode::s2               ? driver::domain_kind::paging_s2
+            : g.domain == domain_mode::nesting_parent ? driver::domain_kind::nesting_parent
+                                                      : driver::domain_kind::paging_s1;
         group_domains& shared = m_group_domains[g.name];
         const bool first_user = !g.shared_domain || shared.rid == 0;
         if (first_user) {
@@ -539,8 +580,7 @@ bool sim_platform::set_up() {
         const generator_config& q = g.generator;
         if (q.kind == generator_kind::stream || q.kind == generator_kind::random) {
             const std::uint64_t size = page_round(q.buffer_bytes);
-            const std::uint64_t pa = m_data_next;
-            m_data_next += size;
+            const std::uint64_t pa = take_buffer(*e, size);
             std::vector<driver::domain_id> domains{buffer_domain};
             if (g.name == m_cfg.churn.group && e->name == g.name + ".0") {
                 const driver::op_result c =
@@ -564,6 +604,135 @@ bool sim_platform::set_up() {
         return false;
     }
     return true;
+}
+
+// ---------------------------------------------------------------- the VM
+
+void sim_platform::reserve_guest_ram() {
+    if (std::none_of(m_endpoints.begin(), m_endpoints.end(),
+                     [](const auto& e) { return e->in_vm; }))
+        return;
+    std::uint64_t buffers = 0;
+    for (const auto& e : m_endpoints)
+        if (e->in_vm)
+            buffers += buffer_bytes_of(e->group->generator);
+    m_vm = std::make_unique<virtual_machine>();
+    const std::uint64_t ram = (k_guest_kernel + buffers + k_guest_align - 1) & ~(k_guest_align - 1);
+    // Guest RAM at a 2 MiB-aligned physical block, so that stage 2 maps it with blocks.
+    m_data_next = (m_data_next + k_guest_align - 1) & ~(k_guest_align - 1);
+    m_vm->window = {k_guest_ipa, m_data_next, ram};
+    m_vm->buffer_next = k_guest_ipa + k_guest_kernel;
+    m_data_next += ram;
+    if (m_data_next > k_memory_base + m_cfg.memory_bytes - k_driver_pool)
+        throw config_error(fmt::format("configuration: key \"platform.memory_bytes\": the "
+                                       "nested groups' guest RAM ({} MiB) does not fit",
+                                       ram >> 20));
+}
+
+std::uint64_t sim_platform::take_buffer(const endpoint_slot& e, std::uint64_t size) {
+    std::uint64_t& next = e.in_vm ? m_vm->buffer_next : m_data_next;
+    const std::uint64_t at = next;
+    next += page_round(size);
+    return at;
+}
+
+bool sim_platform::start_vm() {
+    virtual_machine& vm = *m_vm;
+    auto fail = [this](const std::string& what, const driver::op_result& r) {
+        m_result.error = fmt::format("VM set-up: {}: {}", what, driver::to_string(r.status));
+        return false;
+    };
+    const driver::op_result p = on_cpu(0, "create_domain", [&] {
+        return m_driver->create_domain(driver::domain_kind::nesting_parent);
+    });
+    if (!p.ok())
+        return fail("nesting-parent domain", p);
+    vm.parent = p.id;
+    const driver::op_result m = on_cpu(0, "map guest RAM", [&] {
+        return m_driver->map(vm.parent, vm.window.ipa_base, vm.window.pa_base, vm.window.size,
+                             rw_prot());
+    });
+    if (!m.ok())
+        return fail("map guest RAM", m);
+    const driver::op_result v =
+        on_cpu(0, "create_vsmmu", [&] { return m_driver->create_vsmmu(vm.parent); });
+    if (!v.ok())
+        return fail("vSMMU", v);
+    vm.vsmmu = v.id;
+    vm.vmid = m_driver->find_vsmmu(vm.vsmmu)->vmid();
+    vm.memory = std::make_unique<driver::host::guest_memory>(*m_platform, vm.window,
+                                                             vm.window.ipa_base, k_guest_kernel);
+    driver::guest_options o;
+    o.granule = m_cfg.granule;
+    o.faults = m_cfg.faults;
+    vm.guest = std::make_unique<driver::guest_driver>(*m_driver->guest_port(vm.vsmmu),
+                                                      m_driver->find_vsmmu(vm.vsmmu)->guest_ref(),
+                                                      *vm.memory, m_locks, m_rw_locks, o);
+    return true;
+}
+
+bool sim_platform::set_up_vm_endpoint(endpoint_slot& e) {
+    auto fail = [this, &e](const std::string& what, const driver::op_result& r) {
+        m_result.error =
+            fmt::format("VM set-up of {}: {}: {}", e.name, what, driver::to_string(r.status));
+        return false;
+    };
+    if (!m_vm->guest && !start_vm())
+        return false;
+    virtual_machine& vm = *m_vm;
+    driver::guest_driver& guest = *vm.guest;
+    const group_config& g = *e.group;
+    e.vsid = vm.next_vsid++;
+    const driver::op_result d = on_cpu(e.cpu, "vsmmu_add_device", [&] {
+        return m_driver->vsmmu_add_device(vm.vsmmu, e.vsid, e.sid);
+    });
+    if (!d.ok())
+        return fail("vdevice", d);
+    const bool ats = g.ats && g.driver_ats;
+    const driver::op_result a =
+        on_cpu(e.cpu, "guest add_device", [&] { return guest.add_device(e.vsid, ats); });
+    if (!a.ok())
+        return fail("guest device", a);
+    driver::domain_id& shared = vm.shared[g.name];
+    const bool first_user = !g.shared_domain || shared == 0;
+    if (first_user) {
+        const driver::op_result c =
+            on_cpu(e.cpu, "guest create_domain", [&] { return guest.create_domain(); });
+        if (!c.ok())
+            return fail("guest domain", c);
+        shared = c.id;
+    }
+    e.domain = shared;
+    const driver::op_result t =
+        on_cpu(e.cpu, "guest attach", [&] { return guest.attach(e.domain, e.vsid); });
+    if (!t.ok())
+        return fail("guest attach", t);
+    m_checker.attached({e.sid, std::nullopt}, e.checker_domain());
+    const generator_config& q = g.generator;
+    if (first_user && (q.kind == generator_kind::stream || q.kind == generator_kind::random)) {
+        const std::uint64_t size = page_round(q.buffer_bytes);
+        const std::uint64_t ipa = take_buffer(e, size);
+        const driver::op_result r = on_cpu(e.cpu, "guest map", [&] {
+            return guest.map(e.domain, k_buffer_iova, ipa, size, rw_prot());
+        });
+        if (!r.ok())
+            return fail("map the buffer", r);
+    }
+    return true;
+}
+
+driver::op_result sim_platform::map_buffer(const endpoint_slot& e, std::uint64_t iova,
+                                           std::uint64_t addr, std::uint64_t size) {
+    if (e.in_vm)
+        return m_vm->guest->map(e.domain, iova, addr, size, rw_prot());
+    return m_driver->map(e.domain, iova, addr, size, rw_prot());
+}
+
+driver::op_result sim_platform::unmap_buffer(const endpoint_slot& e, std::uint64_t iova,
+                                             std::uint64_t size) {
+    if (e.in_vm)
+        return m_vm->guest->unmap(e.domain, iova, size);
+    return m_driver->unmap(e.domain, iova, size);
 }
 
 void sim_platform::check_released_tag(const std::optional<driver::inv>& before,
@@ -1014,6 +1183,7 @@ std::string sim_platform::stats_json() const {
         first_event = false;
     }
     out += "}},";
+    out += "\"vm\":" + vm_json() + ",";
     out += fmt::format("\"checker\":{{\"checks\":{},\"violations\":{}", m_checker.checks(),
                        m_checker.total());
     for (const violation_kind k :
@@ -1030,6 +1200,15 @@ std::string sim_platform::stats_json() const {
     return out;
 }
 
+std::string sim_platform::vm_json() const {
+    if (!m_vm || !m_vm->guest)
+        return "null";
+    return fmt::format("{{\"vmid\":{},\"devices\":{},\"guest_ram_bytes\":{},\"guest_ram_ipa\":{},"
+                       "\"guest_ram_pa\":{},\"guest_memory_stray_accesses\":{}}}",
+                       m_vm->vmid, m_vm->next_vsid - 1, m_vm->window.size, m_vm->window.ipa_base,
+                       m_vm->window.pa_base, m_vm->memory->stray_accesses());
+}
+
 std::string sim_platform::summary() const {
     std::string s;
     std::uint32_t ats = 0;
@@ -1037,6 +1216,11 @@ std::string sim_platform::summary() const {
         ats += e->group->ats ? 1u : 0u;
     s += fmt::format("smmu-sim: {} CPUs, 1 SMMU, {} endpoints ({} with ATS)\n", m_cfg.cpus,
                      m_endpoints.size(), ats);
+    if (m_vm && m_vm->guest)
+        s += fmt::format("virtual machine        {} devices through a vSMMU (VMID {}), guest RAM "
+                         "{} MiB at IPA {:#x}\n",
+                         m_vm->next_vsid - 1, m_vm->vmid, m_vm->window.size >> 20,
+                         m_vm->window.ipa_base);
     const double seconds = static_cast<double>(m_result.simulated_ps) / 1e12;
     s += fmt::format("simulated time         {}   (host {:.2f} s{})\n",
                      format_ps(m_result.simulated_ps), m_result.host_seconds,

@@ -26,7 +26,9 @@
 #include <systemc>
 
 #include "driver/core/driver.h"
+#include "driver/core/guest.h"
 #include "driver/host/cpu.h"
+#include "driver/host/guest_memory.h"
 #include "driver/host/sim_locks.h"
 #include "model/pcie/endpoint.h"
 #include "model/pcie/root_complex.h"
@@ -85,6 +87,8 @@ public:
     std::string headline_json() const;
     /// The human-readable summary.
     std::string summary() const;
+    /// The nested groups' virtual machine as a JSON object ("null" without one).
+    std::string vm_json() const;
 
     const invalidation_checker& checker() const { return m_checker; }
     smmuv3& smmu() { return *m_smmu; }
@@ -98,11 +102,12 @@ public:
     const timing::latency_histogram& unmap_latency() const { return m_unmap_latency; }
 
 private:
-    struct endpoint_slot; // one endpoint with its domain, mapper and generator
-    class observer;       // smmu_observer feeding the checker and the timeline
-    class mapper;         // buffer_mapper over the driver
-    class top;            // the SystemC module running setup, churn and the trace
-    class trace_runner;   // executes workload trace operations
+    struct endpoint_slot;   // one endpoint with its domain, mapper and generator
+    struct virtual_machine; // the nested groups' guest: vSMMU, guest RAM and driver
+    class observer;         // smmu_observer feeding the checker and the timeline
+    class mapper;           // buffer_mapper over the driver
+    class top;              // the SystemC module running setup, churn and the trace
+    class trace_runner;     // executes workload trace operations
 
     void build_endpoints();
     void build_generators();
@@ -122,6 +127,18 @@ private:
                                      std::uint32_t pasid);
     void check_released_tag(const std::optional<driver::inv>& before, driver::domain_id id);
     endpoint_slot* endpoint_with_sid(std::uint32_t sid);
+    /// Guest RAM for the nested groups (before any buffer is placed).
+    void reserve_guest_ram();
+    /// Memory for an endpoint's buffers: physical, or guest RAM (IPA) in the VM.
+    std::uint64_t take_buffer(const endpoint_slot& e, std::uint64_t size);
+    /// The VM's parent domain, vSMMU and guest driver (on CPU 0).
+    bool start_vm();
+    /// A nested group's endpoint: vdevice, guest device, guest domain, attach.
+    bool set_up_vm_endpoint(endpoint_slot& e);
+    /// The driver's map / unmap of the endpoint's domain (the guest's in the VM).
+    driver::op_result map_buffer(const endpoint_slot& e, std::uint64_t iova, std::uint64_t addr,
+                                 std::uint64_t size);
+    driver::op_result unmap_buffer(const endpoint_slot& e, std::uint64_t iova, std::uint64_t size);
     /// Runs `op` as a job on CPU `cpu` and waits for it; records a timeline span.
     driver::op_result on_cpu(unsigned cpu, const char* name,
                              const std::function<driver::op_result()>& op);
@@ -155,6 +172,7 @@ private:
         driver::domain_id sva = 0;
     };
     std::map<std::string, group_domains> m_group_domains; ///< shared_domain groups
+    std::unique_ptr<virtual_machine> m_vm;                ///< null without nested groups
     std::unique_ptr<observer> m_observer;
     std::unique_ptr<traces::workload> m_workload;
     std::unique_ptr<trace_runner> m_trace;

@@ -146,5 +146,30 @@ TEST(sim_config, cross_field_rules_name_the_key) {
     EXPECT_NO_THROW(validate(c));
 }
 
+TEST(sim_config, nested_groups_attach_at_start_without_pasids_or_churn) {
+    sim_config c = sim_config::default_config();
+    c.churn.group = "";
+    c.groups[0].domain = domain_mode::nested;
+    EXPECT_NO_THROW(validate(c));
+    c.churn.group = c.groups[0].name;
+    EXPECT_EQ(error_of([&] { validate(c); }),
+              "configuration: key \"churn.group\": churn of a nested group (the guest's) is not "
+              "modelled");
+    c.churn.group = "";
+    c.groups[0].pasid = true;
+    EXPECT_NE(error_of([&] { validate(c); }).find("groups.0.pasid"), std::string::npos);
+    c.groups[0].pasid = false;
+    c.groups[0].attach_at_start = false;
+    c.groups[0].generator.kind = generator_kind::none;
+    EXPECT_NE(error_of([&] { validate(c); }).find("groups.0.attach_at_start"), std::string::npos);
+}
+
+TEST(sim_config, domain_names_nesting_parent_and_nested) {
+    sim_config c = sim_config::default_config();
+    apply_overrides(c, {"groups.0.domain=nesting_parent", "groups.1.domain=nested"});
+    EXPECT_EQ(c.groups[0].domain, domain_mode::nesting_parent);
+    EXPECT_EQ(c.groups[1].domain, domain_mode::nested);
+}
+
 } // namespace
 } // namespace smmu::sim

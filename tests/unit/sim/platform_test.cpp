@@ -291,6 +291,62 @@ TEST(sim_platform, the_correct_driver_leaves_no_tag_behind) {
     EXPECT_GE(p.checker().checks(), 2u) << "the DMA and the tag were checked";
 }
 
+// ---------------------------------------------------------------- a virtual machine
+
+/// One nested group: the VM's ring devices (ATS) behind the guest's driver.
+sim_config vm_config(std::uint32_t count, bool ats) {
+    sim_config c = sim_config::default_config();
+    c.churn.group = "";
+    group_config g;
+    g.name = "vf";
+    g.count = count;
+    g.ats = ats;
+    g.domain = domain_mode::nested;
+    g.generator.kind = generator_kind::ring;
+    g.generator.transactions = 200;
+    g.generator.ring.slots = 64;
+    g.generator.ring.depth = 8;
+    c.groups = {g};
+    return c;
+}
+
+TEST(sim_platform, a_vm_device_translates_guest_stage1_over_host_stage2) {
+    sim_platform p(vm_config(2, true));
+    const run_result r = p.run();
+    ASSERT_TRUE(r.finished) << r.error;
+    EXPECT_EQ(p.checker().total(), 0u) << p.summary();
+    EXPECT_GE(p.dma_transactions(), 2 * 3 * 200u);
+    const auto& c = p.smmu().stats();
+    EXPECT_GT(c.commands[static_cast<unsigned>(arch::opcode::tlbi_nh_va)], 0u)
+        << "guest unmaps forwarded";
+    EXPECT_GT(c.commands[static_cast<unsigned>(arch::opcode::atc_inv)], 0u);
+    EXPECT_EQ(c.commands[static_cast<unsigned>(arch::opcode::tlbi_nsnh_all)], 1u)
+        << "only bring-up's: nothing flushed the VM wholesale";
+    EXPECT_EQ(c.command_errors, 0u);
+    for (std::size_t k = 0; k < p.endpoints(); ++k) {
+        const std::optional<arch::ste> ste = p.drv().instance()->strtab().read_ste(
+            static_cast<arch::stream_id>(0x100 + 8 * k)); // RID 01:k.0
+        ASSERT_TRUE(ste.has_value());
+        EXPECT_EQ(ste->config, arch::ste_config::nested) << k;
+        EXPECT_EQ(ste->eats, arch::ste_eats::full) << k;
+        EXPECT_GE(ste->s1_context_ptr, 0x4000'0000u) << "the guest's CD, an IPA";
+    }
+    const std::string vm = p.vm_json();
+    EXPECT_NE(vm.find("\"devices\":2"), std::string::npos) << vm;
+    EXPECT_NE(vm.find("\"guest_memory_stray_accesses\":0"), std::string::npos) << vm;
+    EXPECT_NE(p.summary().find("virtual machine        2 devices through a vSMMU"),
+              std::string::npos);
+}
+
+TEST(sim_platform, checker_flags_a_guest_atc_inv_before_the_sync_of_its_tlbis) {
+    sim_config c = vm_config(1, true);
+    c.faults.atc_inv_before_sync = true;
+    sim_platform p(c);
+    ASSERT_TRUE(p.run().finished);
+    EXPECT_GT(p.checker().count(violation_kind::atc_inv_before_sync), 0u)
+        << "the guest's walker took the broken order through the vSMMU";
+}
+
 // ---------------------------------------------------------------- shipped workloads
 
 sim_config for_samples() {
