@@ -364,27 +364,13 @@ op_result smmu_driver::disable_ats(arch::stream_id sid) {
 op_result smmu_driver::map(domain_id id, std::uint64_t iova, arch::phys_addr pa, std::uint64_t size,
                            const iommu_prot& prot) {
     return measure([&](op_result& r) {
-        domain* d = find_domain(id);
-        if (d == nullptr) {
-            r.status = op_status::bad_input;
-            return;
-        }
-        const domain_io_result m = d->map(iova, pa, size, prot);
-        r.status = m.status;
-        r.bytes = m.bytes;
+        run_domain_io(r, find_domain(id), [&](domain& d) { return d.map(iova, pa, size, prot); });
     });
 }
 
 op_result smmu_driver::unmap(domain_id id, std::uint64_t iova, std::uint64_t size) {
     return measure([&](op_result& r) {
-        domain* d = find_domain(id);
-        if (d == nullptr) {
-            r.status = op_status::bad_input;
-            return;
-        }
-        const domain_io_result u = d->unmap(iova, size);
-        r.status = u.status;
-        r.bytes = u.bytes;
+        run_domain_io(r, find_domain(id), [&](domain& d) { return d.unmap(iova, size); });
     });
 }
 

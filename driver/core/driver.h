@@ -63,6 +63,19 @@ struct op_result {
     std::uint64_t total_commands() const;
 };
 
+/// Runs `io` (a map or unmap of `d`) and records its outcome in `r`;
+/// bad_input when `d` is null.
+template <typename F>
+void run_domain_io(op_result& r, domain* d, F&& io) {
+    if (d == nullptr) {
+        r.status = op_status::bad_input;
+        return;
+    }
+    const domain_io_result x = io(*d);
+    r.status = x.status;
+    r.bytes = x.bytes;
+}
+
 class smmu_driver {
 public:
     /// Creates the locks (a failure is reported by bring_up). Touches no hardware.

@@ -175,27 +175,13 @@ op_result guest_driver::detach(std::uint32_t vsid) {
 op_result guest_driver::map(domain_id id, std::uint64_t iova, std::uint64_t ipa, std::uint64_t size,
                             const iommu_prot& prot) {
     return measure([&](op_result& r) {
-        domain* d = find_domain(id);
-        if (d == nullptr) {
-            r.status = op_status::bad_input;
-            return;
-        }
-        const domain_io_result m = d->map(iova, ipa, size, prot);
-        r.status = m.status;
-        r.bytes = m.bytes;
+        run_domain_io(r, find_domain(id), [&](domain& d) { return d.map(iova, ipa, size, prot); });
     });
 }
 
 op_result guest_driver::unmap(domain_id id, std::uint64_t iova, std::uint64_t size) {
     return measure([&](op_result& r) {
-        domain* d = find_domain(id);
-        if (d == nullptr) {
-            r.status = op_status::bad_input;
-            return;
-        }
-        const domain_io_result u = d->unmap(iova, size);
-        r.status = u.status;
-        r.bytes = u.bytes;
+        run_domain_io(r, find_domain(id), [&](domain& d) { return d.unmap(iova, size); });
     });
 }
 

@@ -23,10 +23,6 @@ using driver::op_status;
 
 constexpr std::uint64_t page = 4096;
 
-std::uint64_t executed(smmuv3& s, opcode op) {
-    return s.stats().commands[static_cast<unsigned>(op)];
-}
-
 driver_platform_config no_ril() {
     driver_platform_config c;
     c.params.features.ril = false;
@@ -42,12 +38,6 @@ domain_id attached_domain(driver_platform& p, domain_kind kind, arch::stream_id 
     EXPECT_EQ(p.on_cpu(0, [&] { return p.drv().add_master(m); }).status, op_status::ok);
     EXPECT_EQ(p.on_cpu(0, [&] { return p.drv().attach(d.id, sid); }).status, op_status::ok);
     return d.id;
-}
-
-dma_attrs sid_attrs(std::uint32_t sid) {
-    dma_attrs a;
-    a.sid = sid;
-    return a;
 }
 
 TEST(driver_e2e, brings_up_the_smmu_from_a_simulated_cpu) {

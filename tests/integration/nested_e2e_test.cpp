@@ -32,16 +32,6 @@ constexpr std::uint64_t guest_ram = 4ull << 20;
 constexpr std::uint64_t guest_buffer_ipa = ipa_base + (2ull << 20);
 constexpr std::uint64_t iova = 0x1234'0000;
 
-std::uint64_t executed(smmuv3& s, opcode op) {
-    return s.stats().commands[static_cast<unsigned>(op)];
-}
-
-dma_attrs sid_attrs(std::uint32_t sid) {
-    dma_attrs a;
-    a.sid = sid;
-    return a;
-}
-
 /// A VM with one device: host side (nesting parent mapping guest RAM, a vSMMU,
 /// the vdevice) and guest side (guest memory, guest driver, the device).
 struct vm {

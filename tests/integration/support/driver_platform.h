@@ -117,4 +117,16 @@ private:
 /// Read, write and cacheable: what dma_map gives a device buffer.
 driver::iommu_prot dma_rw();
 
+/// Commands of opcode `op` the SMMU has executed.
+inline std::uint64_t executed(smmuv3& s, arch::opcode op) {
+    return s.stats().commands[static_cast<unsigned>(op)];
+}
+
+/// DMA attributes naming StreamID `sid`.
+inline dma_attrs sid_attrs(std::uint32_t sid) {
+    dma_attrs a;
+    a.sid = sid;
+    return a;
+}
+
 } // namespace smmu::test
