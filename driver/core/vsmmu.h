@@ -76,7 +76,6 @@ public:
     bool remove_device(std::uint32_t vsid);
     master* device(std::uint32_t vsid) const;
     std::optional<std::uint32_t> vsid_of(const master& m) const;
-    std::size_t devices() const { return m_devices.size(); }
 
     /// The host's reading of a guest STE: true for the configurations it can
     /// install (V = 0 or abort: blocked; bypass: stage 2 only; stage 1:
